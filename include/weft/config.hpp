@@ -1,0 +1,89 @@
+// weft::Config: the settings of one Runtime, a plain value with documented defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace weft {
+
+// StackGuard says whether fiber stacks get a guard page below them.
+enum class StackGuard {
+  // automatic guards stacks only where the kernel offers guard regions that cost
+  // no memory mapping (MADV_GUARD_INSTALL, Linux >= 6.13); otherwise no guard.
+  automatic,
+  // always guards every stack, falling back to mprotect where MADV_GUARD_INSTALL
+  // is missing; mprotect costs two mappings per stack, so vm.max_map_count (65530
+  // by default) then caps live fibers near 32,000.
+  always,
+  // never places a guard page: an overflow silently corrupts a neighbour stack.
+  never,
+};
+
+// Config holds the settings of a Runtime. Each setter returns *this, so a whole
+// configuration reads as one expression:
+//   weft::Runtime rt{weft::Config{}.worker_threads(4).stack_size(64 * 1024)};
+class Config {
+ public:
+  // worker_threads() is the number of scheduler threads. Default 0: one per core
+  // (std::thread::hardware_concurrency()).
+  unsigned worker_threads() const noexcept { return worker_threads_; }
+  Config& worker_threads(unsigned n) noexcept { worker_threads_ = n; return *this; }
+
+  // stack_size() is the default usable stack of a fiber, in bytes. Default 128 KiB.
+  // Stacks are reserved, not committed: a fiber costs the pages it touches.
+  // Rounded up to whole pages; at least 16 KiB.
+  std::size_t stack_size() const noexcept { return stack_size_; }
+  Config& stack_size(std::size_t bytes) noexcept { stack_size_ = bytes; return *this; }
+
+  // stack_guard() chooses guard pages. Default StackGuard::automatic.
+  StackGuard stack_guard() const noexcept { return stack_guard_; }
+  Config& stack_guard(StackGuard g) noexcept { stack_guard_ = g; return *this; }
+
+  // thread_name_prefix() names worker threads "<prefix><index>" (cut to 15
+  // characters by the kernel). Default "weft-w". Blocking-pool threads are
+  // named "<prefix>b".
+  const std::string& thread_name_prefix() const noexcept { return thread_name_prefix_; }
+  Config& thread_name_prefix(std::string p) { thread_name_prefix_ = std::move(p); return *this; }
+
+  // pin_workers() pins worker i to core i modulo the cores the process may use.
+  // Default false.
+  bool pin_workers() const noexcept { return pin_workers_; }
+  Config& pin_workers(bool on) noexcept { pin_workers_ = on; return *this; }
+
+  // max_blocking_threads() bounds the blocking pool behind weft::unblock().
+  // Default 64; jobs beyond it queue.
+  unsigned max_blocking_threads() const noexcept { return max_blocking_threads_; }
+  Config& max_blocking_threads(unsigned n) noexcept { max_blocking_threads_ = n; return *this; }
+
+  // blocking_keep_alive() is how long an idle blocking thread waits for a job
+  // before it exits. Default 10 s.
+  std::chrono::milliseconds blocking_keep_alive() const noexcept { return blocking_keep_alive_; }
+  Config& blocking_keep_alive(std::chrono::milliseconds d) noexcept { blocking_keep_alive_ = d; return *this; }
+
+  // idle_spin() is how long an idle worker keeps looking for work before it
+  // parks its thread. Default 50 us: waking a parked thread costs 25-35 us on
+  // virtual machines, so a short spin saves that on ping-pong traffic, and an
+  // idle runtime still uses no CPU.
+  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_; }
+  Config& idle_spin(std::chrono::microseconds d) noexcept { idle_spin_ = d; return *this; }
+
+  // shutdown_grace() is how long shutdown waits for cancelled fibers to unwind
+  // before it logs the names of those still alive (it keeps waiting: a running
+  // fiber's stack cannot be taken from it). Default 5 s.
+  std::chrono::milliseconds shutdown_grace() const noexcept { return shutdown_grace_; }
+  Config& shutdown_grace(std::chrono::milliseconds d) noexcept { shutdown_grace_ = d; return *this; }
+
+ private:
+  unsigned worker_threads_ = 0;
+  std::size_t stack_size_ = 128 * 1024;
+  StackGuard stack_guard_ = StackGuard::automatic;
+  std::string thread_name_prefix_ = "weft-w";
+  bool pin_workers_ = false;
+  unsigned max_blocking_threads_ = 64;
+  std::chrono::milliseconds blocking_keep_alive_{10'000};
+  std::chrono::microseconds idle_spin_{50};
+  std::chrono::milliseconds shutdown_grace_{5'000};
+};
+
+}  // namespace weft

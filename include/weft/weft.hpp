@@ -1,0 +1,9 @@
+// weft: a runtime of stackful green threads. This header brings in all of it.
+#pragma once
+
+#include <weft/config.hpp>
+#include <weft/errors.hpp>
+#include <weft/runtime.hpp>
+#include <weft/spawn.hpp>
+#include <weft/this_fiber.hpp>
+#include <weft/unblock.hpp>
