@@ -8,6 +8,7 @@
 #include <functional>
 #include <new>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -50,6 +51,8 @@ class TaskBase {
   void* waiter_ = nullptr;
   // fiber_ is the fiber's private record while it lives (for cancel), or null.
   std::atomic<void*> fiber_{nullptr};
+  // name_ is the name given at spawn, for logs.
+  std::string name_;
 
  protected:
   virtual ~TaskBase() = default;

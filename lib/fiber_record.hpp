@@ -1,0 +1,63 @@
+// FiberRecord: the runtime's private state of one fiber. It lives at the top of
+// the fiber's own stack and rides on the Boost.Fiber context as its properties,
+// so the scheduler reaches it from a context* with one load and no allocation.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/properties.hpp>
+
+#include <weft/detail/task.hpp>
+
+#include "stack_pool.hpp"
+
+namespace weft::detail {
+
+class RuntimeCore;
+class Worker;
+struct LiveList;
+
+class FiberRecord final : public boost::fibers::fiber_properties {
+ public:
+  FiberRecord(RuntimeCore* rt, TaskBase* task, Worker* home, const Stack& stack, std::size_t stack_size) noexcept
+      : boost::fibers::fiber_properties(nullptr), rt(rt), task(task), home(home), stack(stack),
+        stack_size(stack_size) {}
+
+  // Boost deletes a context's properties with the context. This record lives in
+  // the fiber's stack, which the stack pool reclaims right after, so "delete"
+  // only runs the destructor.
+  static void operator delete(void*) noexcept {}
+
+  RuntimeCore* const rt;
+  TaskBase* const task;
+  // home is the worker a spawn_local fiber is pinned to; null when it may move.
+  Worker* const home;
+  const Stack stack;
+  const std::size_t stack_size;  // as asked, for messages
+
+  // cancelled is set once by cancel(); waiting calls check it.
+  std::atomic<bool> cancelled{false};
+  // parked_epoch is the epoch of the waker a cancellable wait parked with, or
+  // 0 while the fiber runs or waits without being cancellable.
+  std::atomic<std::size_t> parked_epoch{0};
+
+  // Links of the runtime's list of live fibers (guarded by that list's lock).
+  FiberRecord* live_prev = nullptr;
+  FiberRecord* live_next = nullptr;
+  LiveList* live_list = nullptr;
+
+  boost::fibers::context* ctx = nullptr;
+};
+
+// record_of() returns ctx's record, or null for contexts that are not weft
+// fibers (a worker's main and dispatcher contexts).
+inline FiberRecord* record_of(boost::fibers::context* ctx) noexcept {
+  return static_cast<FiberRecord*>(ctx->get_properties());
+}
+
+// current_record() is the calling fiber's record, or null outside a weft fiber.
+FiberRecord* current_record() noexcept;
+
+}  // namespace weft::detail

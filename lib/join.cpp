@@ -1,0 +1,106 @@
+// The meeting point of a fiber and its JoinHandle. The finishing fiber sets
+// kDone and wakes the one joiner: a fiber (parked with a waker) or a thread
+// (blocked on the state word as a futex).
+#include <exception>
+
+#include <weft/errors.hpp>
+#include <weft/spawn.hpp>
+
+#include "fiber_record.hpp"
+#include "log.hpp"
+#include "spin_lock.hpp"
+#include "task_finish.hpp"
+#include "wait.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+struct JoinWaiter {
+  Ctx* ctx;
+  std::size_t epoch;
+};
+
+// log_failure() reports a detached fiber's exception; cancellation is normal.
+void log_failure(TaskBase* t) noexcept {
+  if (!t->error()) return;
+  const std::string& name = t->name_.empty() ? std::string("(unnamed)") : t->name_;
+  try {
+    std::rethrow_exception(t->error());
+  } catch (const Cancelled&) {
+  } catch (const std::exception& e) {
+    logger().error("detached fiber '{}' failed: {}", name, e.what());
+  } catch (...) {
+    logger().error("detached fiber '{}' failed with a non-standard exception", name);
+  }
+}
+
+}  // namespace
+
+void finish_task(TaskBase* t) noexcept {
+  Ctx* waiter_ctx = nullptr;
+  std::size_t waiter_epoch = 0;
+  std::uint32_t prev;
+  {
+    WordGuard g(t->lock_);
+    t->fiber_.store(nullptr, std::memory_order_relaxed);
+    prev = t->state_.fetch_or(TaskBase::kDone, std::memory_order_acq_rel);
+    if (auto* jw = static_cast<JoinWaiter*>(t->waiter_)) {
+      // Copy out: once unlocked the joiner may leave and its frame with it.
+      waiter_ctx = jw->ctx;
+      waiter_epoch = jw->epoch;
+      t->waiter_ = nullptr;
+    }
+  }
+  if (prev & TaskBase::kDetached) log_failure(t);
+  if (waiter_ctx) wake(waiter_ctx, waiter_epoch);
+  if (prev & TaskBase::kThreadWaiting) t->state_.notify_all();
+}
+
+void join_wait(TaskBase* t) {
+  if (t->finished()) return;
+  Worker* w = current_worker();
+  FiberRecord* rec = w ? current_record() : nullptr;
+  if (!rec) {
+    // A plain thread blocks on the state word.
+    std::uint32_t s = t->state_.fetch_or(TaskBase::kThreadWaiting, std::memory_order_acq_rel) |
+                      TaskBase::kThreadWaiting;
+    while (!(s & TaskBase::kDone)) {
+      t->state_.wait(s, std::memory_order_acquire);
+      s = t->state_.load(std::memory_order_acquire);
+    }
+    return;
+  }
+  check_cancel(rec);
+  Ctx* ctx = rec->ctx;
+  for (;;) {
+    JoinWaiter jw{ctx, 0};
+    {
+      WordGuard g(t->lock_);
+      if (t->state_.load(std::memory_order_acquire) & TaskBase::kDone) return;
+      jw.epoch = new_epoch(ctx);
+      t->waiter_ = &jw;
+    }
+    bool parked = park(ctx, jw.epoch, rec);
+    {
+      // Leave no trace: a cancelled wait must not leave its frame registered.
+      WordGuard g(t->lock_);
+      if (t->waiter_ == &jw) t->waiter_ = nullptr;
+    }
+    if (!parked || rec->cancelled.load(std::memory_order_relaxed)) throw Cancelled();
+    if (t->finished()) return;
+  }
+}
+
+void detach_task(TaskBase* t) noexcept {
+  std::uint32_t prev = t->state_.fetch_or(TaskBase::kDetached, std::memory_order_acq_rel);
+  if (prev & TaskBase::kDone) log_failure(t);
+}
+
+void cancel_task(TaskBase* t) noexcept {
+  WordGuard g(t->lock_);
+  if (auto* rec = static_cast<FiberRecord*>(t->fiber_.load(std::memory_order_acquire))) cancel(rec);
+}
+
+}  // namespace weft::detail

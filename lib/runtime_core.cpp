@@ -1,0 +1,200 @@
+// Runtime lifecycle: start workers, cancel and drain fibers at shutdown, and the
+// shared queues the workers use to find work and to wake each other.
+#include "runtime_core.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "log.hpp"
+#include "overflow_guard.hpp"
+#include "wait.hpp"
+
+namespace weft::detail {
+
+namespace {
+unsigned resolve_workers(const Config& cfg) {
+  unsigned n = cfg.worker_threads();
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  // A runaway count would exhaust threads and memory before doing any good.
+  if (n > 1024) throw std::invalid_argument("weft: worker_threads " + std::to_string(n) + " exceeds 1024");
+  return n;
+}
+}  // namespace
+
+RuntimeCore::RuntimeCore(Config c) : cfg(std::move(c)), nworkers(resolve_workers(cfg)) {
+  stacks.configure(cfg.stack_size(), cfg.stack_guard());
+  if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
+  blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
+}
+
+RuntimeCore::~RuntimeCore() { shutdown(); }
+
+void RuntimeCore::start() {
+  std::lock_guard<std::mutex> lk(lifecycle_mu_);
+  if (state_.load() != kStopped) return;
+  install_overflow_handler();
+  workers.clear();
+  for (unsigned i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i));
+  searching_.store(0);
+  sleeper_count_.store(0);
+  sleepers_.clear();
+  state_.store(kRunning, std::memory_order_seq_cst);
+  for (auto& w : workers) {
+    Worker* wp = w.get();
+    try {
+      wp->thread = std::thread([wp] { wp->thread_main(); });
+    } catch (...) {
+      // Undo: stop the threads that did start, then report.
+      state_.store(kStopping);
+      for (auto& v : workers) {
+        if (v->thread.joinable()) {
+          v->request_stop();
+          v->thread.join();
+        }
+      }
+      workers.clear();
+      state_.store(kStopped);
+      throw;
+    }
+  }
+  logger().info("runtime started with {} workers", nworkers);
+}
+
+void RuntimeCore::shutdown() {
+  std::lock_guard<std::mutex> lk(lifecycle_mu_);
+  if (state_.load() != kRunning) return;
+  if (current_worker() && current_worker()->rt == this)
+    throw std::logic_error("weft: Runtime::shutdown() called from one of its own fibers");
+  state_.store(kStopping, std::memory_order_seq_cst);
+  cancel_all();
+  wait_for_fibers();
+  for (auto& w : workers) w->request_stop();
+  for (auto& w : workers) w->thread.join();
+  blocking.stop();
+  {
+    std::lock_guard<std::mutex> ilk(inject_mu_);
+    injected_.clear();  // empty by now: every fiber has finished
+    injected_count_.store(0);
+  }
+  for (auto& w : workers) stacks.flush(w->stacks);
+  stacks.reset();
+  workers.clear();
+  state_.store(kStopped, std::memory_order_seq_cst);
+  logger().info("runtime stopped");
+}
+
+void RuntimeCore::cancel_all() noexcept {
+  auto cancel_list = [](LiveList& l) {
+    std::lock_guard<SpinLock> g(l.lock);
+    for (FiberRecord* r = l.head; r; r = r->live_next) cancel(r);
+  };
+  cancel_list(outside_live);
+  for (auto& w : workers) cancel_list(w->live);
+}
+
+void RuntimeCore::wait_for_fibers() noexcept {
+  auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
+  for (;;) {
+    std::uint32_t seq = exit_seq_.load(std::memory_order_acquire);
+    if (live_count() == 0) return;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      logger().error("shutdown: {} fibers still running after cancellation; waiting for them", live_count());
+      deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
+    }
+    // Fibers that finish bump exit_seq_; the timeout re-checks in any case.
+    std::unique_lock<std::mutex> lk(exit_mu_);
+    exit_cv_.wait_for(lk, std::chrono::milliseconds(100),
+                      [&] { return exit_seq_.load(std::memory_order_acquire) != seq; });
+  }
+}
+
+void RuntimeCore::fiber_exited() noexcept {
+  if (state_.load(std::memory_order_relaxed) == kStopping) {
+    std::lock_guard<std::mutex> lk(exit_mu_);
+    exit_seq_.fetch_add(1, std::memory_order_release);
+    exit_cv_.notify_all();
+  }
+}
+
+std::size_t RuntimeCore::live_count() noexcept {
+  std::size_t n = outside_live.size();
+  for (auto& w : workers) n += w->live.size();
+  return n;
+}
+
+void RuntimeCore::inject(Ctx* ctx) noexcept {
+  {
+    std::lock_guard<std::mutex> lk(inject_mu_);
+    injected_.push_back(ctx);
+    injected_count_.fetch_add(1, std::memory_order_release);
+  }
+  notify_idle();
+}
+
+Ctx* RuntimeCore::take_injected() noexcept {
+  std::lock_guard<std::mutex> lk(inject_mu_);
+  if (injected_.empty()) return nullptr;
+  Ctx* ctx = injected_.front();
+  injected_.pop_front();
+  injected_count_.fetch_sub(1, std::memory_order_relaxed);
+  return ctx;
+}
+
+void RuntimeCore::notify_idle() noexcept {
+  if (nworkers == 1) {
+    // The only worker is awake if it is the caller.
+    Worker* self = current_worker();
+    if (self && self->rt == this) return;
+  }
+  // Pairs with the sleeper registering before its last look (suspend_until):
+  // either it sees the work we just queued, or we see it asleep.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (searching_.load(std::memory_order_relaxed) != 0) return;
+  if (sleeper_count_.load(std::memory_order_relaxed) == 0) return;
+  Worker* w = nullptr;
+  {
+    std::lock_guard<std::mutex> lk(idle_mu_);
+    if (sleepers_.empty() || searching_.load(std::memory_order_relaxed) != 0) return;
+    w = sleepers_.back();
+    sleepers_.pop_back();
+    sleeper_count_.fetch_sub(1, std::memory_order_relaxed);
+    searching_.fetch_add(1, std::memory_order_seq_cst);
+    w->woken_searching.store(true, std::memory_order_release);
+  }
+  w->unpark();
+}
+
+void RuntimeCore::add_sleeper(Worker* w) noexcept {
+  std::lock_guard<std::mutex> lk(idle_mu_);
+  sleepers_.push_back(w);
+  sleeper_count_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+bool RuntimeCore::remove_sleeper(Worker* w) noexcept {
+  std::lock_guard<std::mutex> lk(idle_mu_);
+  auto it = std::find(sleepers_.begin(), sleepers_.end(), w);
+  if (it == sleepers_.end()) return false;
+  sleepers_.erase(it);
+  sleeper_count_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+RuntimeStats RuntimeCore::stats() noexcept {
+  RuntimeStats s;
+  std::lock_guard<std::mutex> lk(lifecycle_mu_);
+  s.live_fibers = live_count();
+  s.stacks_in_use = stacks.in_use();
+  s.stacks_reserved = stacks.reserved();
+  s.stack_mappings = stacks.mappings();
+  for (auto& w : workers) {
+    s.steals += w->steals.load(std::memory_order_relaxed);
+    s.parks += w->parks.load(std::memory_order_relaxed);
+    if (w->thread.joinable()) ++s.workers_running;
+  }
+  s.blocking_threads = blocking.threads();
+  return s;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,92 @@
+// RuntimeCore: everything a Runtime owns — workers, the injection queue, the
+// idle-worker registry, stacks, the blocking pool and the live-fiber lists.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <weft/config.hpp>
+#include <weft/runtime.hpp>
+
+#include "blocking_pool.hpp"
+#include "live_list.hpp"
+#include "stack_pool.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+
+class RuntimeCore {
+ public:
+  explicit RuntimeCore(Config cfg);
+  ~RuntimeCore();
+
+  void start();
+  void shutdown();
+  bool running() const noexcept { return state_.load(std::memory_order_acquire) == kRunning; }
+  // accepting() is true while new fibers may be spawned.
+  bool accepting() const noexcept { return state_.load(std::memory_order_seq_cst) == kRunning; }
+
+  // inject() queues a fiber made outside this runtime's workers. Any thread.
+  void inject(Ctx* ctx) noexcept;
+  // take_injected() pops one injected fiber, or null. Any worker.
+  Ctx* take_injected() noexcept;
+  bool has_injected() const noexcept { return injected_count_.load(std::memory_order_acquire) != 0; }
+
+  // notify_idle() wakes one parked worker to look for work, unless a worker is
+  // already looking (Go's and Tokio's rule: one searcher at a time is enough,
+  // and the searcher that finds work wakes the next).
+  void notify_idle() noexcept;
+  // Idle bookkeeping used by Worker::suspend_until().
+  void begin_search() noexcept { searching_.fetch_add(1, std::memory_order_seq_cst); }
+  // end_search() returns true if the caller was the last searcher.
+  bool end_search() noexcept { return searching_.fetch_sub(1, std::memory_order_seq_cst) == 1; }
+  void add_sleeper(Worker* w) noexcept;
+  // remove_sleeper() returns false if w was already taken off by notify_idle().
+  bool remove_sleeper(Worker* w) noexcept;
+
+  // fiber_exited() is called when a live fiber leaves its list.
+  void fiber_exited() noexcept;
+
+  // live_count() sums the live lists.
+  std::size_t live_count() noexcept;
+
+  RuntimeStats stats() noexcept;
+
+  const Config cfg;
+  const unsigned nworkers;
+  std::vector<std::unique_ptr<Worker>> workers;
+  StackPool stacks;
+  BlockingPool blocking;
+  LiveList outside_live;  // fibers spawned from threads that are not its workers
+
+ private:
+  static constexpr int kStopped = 0, kRunning = 1, kStopping = 2;
+  void cancel_all() noexcept;
+  void wait_for_fibers() noexcept;
+
+  std::mutex lifecycle_mu_;  // serializes start() and shutdown()
+  std::atomic<int> state_{kStopped};
+
+  std::mutex inject_mu_;
+  std::deque<Ctx*> injected_;
+  std::atomic<std::size_t> injected_count_{0};
+
+  std::atomic<std::uint32_t> searching_{0};
+  std::atomic<std::uint32_t> sleeper_count_{0};
+  std::mutex idle_mu_;
+  std::vector<Worker*> sleepers_;
+
+  // exit_seq_ counts fibers that exited during shutdown (guarded by exit_mu_
+  // for the condition variable; read without it as a hint).
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  std::atomic<std::uint32_t> exit_seq_{0};
+};
+
+}  // namespace weft::detail

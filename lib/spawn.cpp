@@ -1,0 +1,120 @@
+// Spawning a fiber: take a pooled stack, put the fiber's record at its top,
+// build the Boost.Fiber context below it, and either run the new fiber at once
+// (spawned from a fiber of the same runtime: the spawner waits in the LIFO
+// slot) or queue it for the workers (spawned from anywhere else).
+#include <stdexcept>
+
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/policy.hpp>
+
+#include <weft/errors.hpp>
+#include <weft/spawn.hpp>
+
+#include "fiber_record.hpp"
+#include "log.hpp"
+#include "runtime_core.hpp"
+#include "task_finish.hpp"
+#include "wait.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+// Space kept above the record, cycling by spawn: the hot top of each stack
+// then falls in different cache sets instead of all at the same page offset.
+constexpr std::size_t kColorStep = 64;
+constexpr std::size_t kColors = 8;
+
+// PooledStack is the Boost stack allocator of one fiber: the stack is chosen
+// before the context is built, and goes back to the pool when Boost frees it
+// (on the worker that released the finished fiber).
+struct PooledStack {
+  boost::context::stack_context sctx;
+  StackPool* pool;
+  Stack stack;
+
+  boost::context::stack_context allocate() noexcept { return sctx; }
+  void deallocate(boost::context::stack_context&) noexcept {
+    Worker* w = current_worker();
+    pool->release(stack, w && &w->rt->stacks == pool ? &w->stacks : nullptr);
+  }
+};
+
+void fiber_main(FiberRecord* rec) noexcept {
+  TaskBase* task = rec->task;
+  task->run();
+  finish_task(task);
+  LiveList* list = rec->live_list;
+  list->remove(rec);
+  rec->rt->fiber_exited();
+  task->release();
+}
+
+}  // namespace
+
+FiberRecord* current_record() noexcept {
+  Ctx* ctx = Ctx::active();
+  return ctx ? record_of(ctx) : nullptr;
+}
+
+void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
+  // Only look at fiber state on a worker thread: Ctx::active() on a plain
+  // thread would build a Boost scheduler there.
+  Worker* w = current_worker();
+  FiberRecord* cur = w ? current_record() : nullptr;
+  if (!rt) {
+    if (!cur) throw std::logic_error("weft::spawn() called outside a fiber; use Runtime::spawn()");
+    rt = cur->rt;
+  }
+  const bool here = cur && w->rt == rt;  // spawned by a fiber of this runtime
+  if (params.local && !here)
+    throw std::logic_error("weft::spawn_local() must be called from a fiber of the runtime");
+  if (!rt->accepting()) throw RuntimeStopped();
+  if (params.name) task->name_ = *params.name;
+
+  StackCache* cache = here ? &w->stacks : nullptr;
+  Stack st = rt->stacks.acquire(params.stack_size, cache);
+  static thread_local unsigned color = 0;
+  const std::size_t pad = (color++ % kColors) * kColorStep;
+  std::size_t rec_space = (sizeof(FiberRecord) + 63) & ~std::size_t{63};
+  char* rec_mem = st.hi - pad - rec_space;
+  auto* rec = new (rec_mem) FiberRecord(rt, task, params.local ? w : nullptr, st,
+                                        params.stack_size ? params.stack_size : rt->stacks.default_usable());
+  PooledStack salloc;
+  salloc.sctx.sp = rec_mem;
+  salloc.sctx.size = static_cast<std::size_t>(rec_mem - st.lo);
+  salloc.pool = &rt->stacks;
+  salloc.stack = st;
+  Ctx* ctx;
+  try {
+    auto ptr = boost::fibers::make_worker_context_with_properties(boost::fibers::launch::post, rec, salloc,
+                                                                  [rec] { fiber_main(rec); });
+    ctx = ptr.get();
+    // The context keeps one reference to itself until it has finished.
+    ptr.reset();
+  } catch (...) {
+    rec->~FiberRecord();
+    rt->stacks.release(st, cache);
+    throw;
+  }
+  rec->ctx = ctx;
+  task->fiber_.store(rec, std::memory_order_release);
+  LiveList& list = here ? w->live : rt->outside_live;
+  list.add(rec);
+  // Shutdown sets its state before it walks the live lists: either it saw this
+  // fiber, or we see the state now. Such a fiber still runs, cancelled at once.
+  if (!rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
+  if (here) {
+    Ctx* self = Ctx::active();
+    self->attach(ctx);
+    w->note_spawn();
+    // Run the child now; we become ready (LIFO slot) and resume when it parks
+    // or ends, unless another worker steals us first.
+    ctx->resume(self);
+  } else {
+    rt->inject(ctx);
+  }
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,184 @@
+// Stacks come from slabs: one mmap reserves many stacks (MAP_NORESERVE, so only
+// touched pages cost memory), which keeps the mapping count far below
+// vm.max_map_count even for a million fibers. Guard pages use
+// MADV_GUARD_INSTALL where the kernel has it (Linux >= 6.13): a guard region
+// that splits no mapping. mprotect() guards split the slab into two mappings
+// per stack, so they are used only when StackGuard::always insists.
+//
+// Recycled stacks keep their touched pages; a stack returned while the shared
+// list already holds kKeepCommitted stacks gives its pages back (MADV_DONTNEED),
+// so a burst of a million fibers does not pin its memory forever.
+#include "stack_pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "log.hpp"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace weft::detail {
+
+namespace {
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kMinUsable = 16 * 1024;
+constexpr std::size_t kMaxUsable = std::size_t{1} << 30;  // 1 GiB: beyond, a thread is the tool
+// A slab holds this many bytes of stacks (at least one stack).
+constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
+// Stacks moved between a worker cache and the shared list at once.
+constexpr std::size_t kBatch = 32;
+constexpr std::size_t kCacheMax = 4 * kBatch;
+// Shared free stacks beyond this count are decommitted on release.
+constexpr std::size_t kKeepCommitted = 4096;
+
+std::size_t round_page(std::size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
+
+// guard_install_works() probes once whether MADV_GUARD_INSTALL is available.
+bool guard_install_works() {
+  static const bool works = [] {
+    void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    bool ok = madvise(p, kPage, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * kPage);
+    return ok;
+  }();
+  return works;
+}
+}  // namespace
+
+StackPool::~StackPool() { reset(); }
+
+void StackPool::configure(std::size_t default_usable, StackGuard guard) {
+  if (default_usable < kMinUsable || default_usable > kMaxUsable)
+    throw std::invalid_argument("weft: stack size " + std::to_string(default_usable) +
+                                " is outside 16 KiB .. 1 GiB");
+  default_usable_ = round_page(default_usable);
+  guard_ = guard;
+  if (guard_ == StackGuard::automatic && !guard_install_works()) guard_ = StackGuard::never;
+}
+
+void StackPool::carve(std::size_t usable, std::vector<Stack>& into) {
+  const bool guard = guard_wanted();
+  const std::size_t span = usable + (guard ? kPage : 0);
+  std::size_t count = kSlabBytes / span;
+  if (count == 0) count = 1;
+  const std::size_t bytes = count * span;
+  void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (base == MAP_FAILED) {
+    int e = errno;
+    throw std::system_error(e, std::generic_category(),
+                            "weft: cannot reserve " + std::to_string(bytes) + " bytes for fiber stacks");
+  }
+  // Transparent huge pages would commit 2 MiB where a fiber touches 4 KiB.
+  madvise(base, bytes, MADV_NOHUGEPAGE);
+  slabs_.emplace_back(base, bytes);
+  mappings_.fetch_add(1, std::memory_order_relaxed);
+  char* p = static_cast<char*>(base);
+  const bool cheap_guard = guard && guard_install_works();
+  for (std::size_t i = 0; i < count; ++i, p += span) {
+    Stack s;
+    s.lo = p + (guard ? kPage : 0);
+    s.hi = p + span;
+    s.guarded = guard;
+    if (guard) {
+      int rc = cheap_guard ? madvise(p, kPage, MADV_GUARD_INSTALL) : mprotect(p, kPage, PROT_NONE);
+      if (rc != 0) {
+        int e = errno;
+        // Keep what was carved so far; the rest of the slab stays unused.
+        if (into.empty())
+          throw std::system_error(e, std::generic_category(),
+                                  "weft: cannot place a stack guard page (mprotect costs two mappings "
+                                  "per stack: raise vm.max_map_count or use StackGuard::automatic)");
+        logger().warn("stack guard failed after {} stacks: {}", i, std::strerror(e));
+        break;
+      }
+      if (!cheap_guard) mappings_.fetch_add(2, std::memory_order_relaxed);
+    }
+    into.push_back(s);
+  }
+  reserved_.fetch_add(into.size(), std::memory_order_relaxed);
+}
+
+Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
+  usable = usable ? round_page(usable) : default_usable_;
+  if (usable < kMinUsable || usable > kMaxUsable)
+    throw std::invalid_argument("weft: stack size " + std::to_string(usable) + " is outside 16 KiB .. 1 GiB");
+  in_use_.fetch_add(1, std::memory_order_relaxed);
+  if (cache && usable == default_usable_ && !cache->stacks.empty()) {
+    Stack s = cache->stacks.back();
+    cache->stacks.pop_back();
+    return s;
+  }
+  try {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto& list = free_[usable];
+    if (list.empty()) {
+      std::vector<Stack> fresh;
+      carve(usable, fresh);
+      list.insert(list.end(), fresh.begin(), fresh.end());
+    }
+    Stack s = list.back();
+    list.pop_back();
+    // Refill the worker's cache in one go, to take the lock less often.
+    if (cache && usable == default_usable_) {
+      while (cache->stacks.size() < kBatch && !list.empty()) {
+        cache->stacks.push_back(list.back());
+        list.pop_back();
+      }
+    }
+    return s;
+  } catch (...) {
+    in_use_.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+void StackPool::release(const Stack& s, StackCache* cache) noexcept {
+  in_use_.fetch_sub(1, std::memory_order_relaxed);
+  if (cache && s.usable() == default_usable_) {
+    cache->stacks.push_back(s);
+    if (cache->stacks.size() <= kCacheMax) return;
+    // Spill the oldest half to the shared list.
+    std::lock_guard<std::mutex> lk(mu_);
+    auto& list = free_[default_usable_];
+    for (std::size_t i = 0; i < kCacheMax / 2; ++i) list.push_back(cache->stacks[i]);
+    cache->stacks.erase(cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
+    return;
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& list = free_[s.usable()];
+  if (list.size() >= kKeepCommitted) madvise(s.lo, s.usable(), MADV_DONTNEED);
+  list.push_back(s);
+}
+
+void StackPool::flush(StackCache& cache) noexcept {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& list = free_[default_usable_];
+  list.insert(list.end(), cache.stacks.begin(), cache.stacks.end());
+  cache.stacks.clear();
+}
+
+void StackPool::reset() noexcept {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (in_use_.load() != 0) {
+    // A stack still in use must stay mapped: a fiber runs on it.
+    logger().error("stack pool reset with {} stacks in use; keeping its memory", in_use_.load());
+    return;
+  }
+  for (auto& [p, n] : slabs_) munmap(p, n);
+  slabs_.clear();
+  free_.clear();
+  reserved_.store(0);
+  mappings_.store(0);
+}
+
+}  // namespace weft::detail

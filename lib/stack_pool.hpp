@@ -1,0 +1,79 @@
+// StackPool: fiber stacks carved from large reserved mappings and recycled, so
+// that spawning in steady state costs no mmap/munmap.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <weft/config.hpp>
+
+namespace weft::detail {
+
+// Stack is one fiber stack: usable memory [lo, hi), a guard page below lo when
+// guarded. Memory is reserved, not committed: a fiber pays for what it touches.
+struct Stack {
+  char* lo = nullptr;
+  char* hi = nullptr;
+  bool guarded = false;
+  std::size_t usable() const noexcept { return static_cast<std::size_t>(hi - lo); }
+};
+
+// StackCache is a worker's private stash of default-size stacks (no locking).
+struct StackCache {
+  std::vector<Stack> stacks;
+};
+
+class StackPool {
+ public:
+  StackPool() = default;
+  StackPool(const StackPool&) = delete;
+  StackPool& operator=(const StackPool&) = delete;
+  ~StackPool();
+
+  // configure() sets the default size and guard policy; the pool must be empty.
+  // Throws std::invalid_argument for a size it cannot honour.
+  void configure(std::size_t default_usable, StackGuard guard);
+
+  // acquire() hands out a stack of at least `usable` bytes, from cache when
+  // given and the size is the default one. Throws std::system_error (ENOMEM,
+  // naming vm.max_map_count where it applies) when memory cannot be reserved.
+  Stack acquire(std::size_t usable, StackCache* cache);
+
+  // release() takes a stack back. cache may be null (any thread).
+  void release(const Stack& s, StackCache* cache) noexcept;
+
+  // flush() moves a cache's stacks back to the shared lists.
+  void flush(StackCache& cache) noexcept;
+
+  // reset() unmaps everything; all stacks must have been released.
+  void reset() noexcept;
+
+  std::size_t default_usable() const noexcept { return default_usable_; }
+  std::size_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
+  std::size_t reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
+  std::size_t mappings() const noexcept { return mappings_.load(std::memory_order_relaxed); }
+
+ private:
+  // carve() maps a slab of stacks of one size and fills the shared list.
+  void carve(std::size_t usable, std::vector<Stack>& into);
+  bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
+
+  std::size_t default_usable_ = 128 * 1024;
+  StackGuard guard_ = StackGuard::automatic;
+
+  std::mutex mu_;
+  // free_ holds released stacks by usable size.
+  std::unordered_map<std::size_t, std::vector<Stack>> free_;
+  // slabs_ are the mappings to unmap at reset().
+  std::vector<std::pair<void*, std::size_t>> slabs_;
+
+  std::atomic<std::size_t> in_use_{0};
+  std::atomic<std::size_t> reserved_{0};
+  std::atomic<std::size_t> mappings_{0};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,74 @@
+// weft::this_fiber: yield and sleep as cancellation points, and introspection.
+#include <weft/this_fiber.hpp>
+
+#include <thread>
+
+#include <boost/fiber/detail/spinlock.hpp>
+#include <boost/fiber/operations.hpp>
+#include <boost/fiber/waker.hpp>
+
+#include <weft/errors.hpp>
+
+#include "fiber_record.hpp"
+#include "wait.hpp"
+#include "worker.hpp"
+
+namespace weft::this_fiber {
+
+using detail::FiberRecord;
+
+namespace {
+// record() is the caller's record, or null outside a weft fiber. Reads fiber
+// state only on worker threads (see launch()).
+FiberRecord* record() noexcept { return detail::current_worker() ? detail::current_record() : nullptr; }
+}  // namespace
+
+void yield() {
+  FiberRecord* rec = record();
+  if (!rec) {
+    std::this_thread::yield();
+    return;
+  }
+  detail::check_cancel(rec);
+  detail::current_worker()->mark_yielding(rec->ctx);
+  rec->ctx->yield();
+  detail::check_cancel(rec);
+}
+
+void sleep_until(std::chrono::steady_clock::time_point tp) {
+  FiberRecord* rec = record();
+  if (!rec) {
+    std::this_thread::sleep_until(tp);
+    return;
+  }
+  detail::check_cancel(rec);
+  detail::Ctx* ctx = rec->ctx;
+  // Boost's timed suspension wants a lock to release once switched away; ours
+  // guards nothing, since the wake protocol needs none (see wait.hpp).
+  boost::fibers::detail::spinlock splk;
+  boost::fibers::detail::spinlock_lock lk(splk);
+  std::size_t epoch = detail::new_epoch(ctx);
+  if (!detail::arm(ctx, epoch, rec)) throw Cancelled();
+  ctx->wait_until(tp, lk, boost::fibers::waker(ctx, epoch));
+  detail::disarm(rec);
+  detail::check_cancel(rec);
+}
+
+bool in_fiber() noexcept { return record() != nullptr; }
+
+std::string_view name() noexcept {
+  FiberRecord* rec = record();
+  return rec ? std::string_view(rec->task->name_) : std::string_view();
+}
+
+int worker_index() noexcept {
+  detail::Worker* w = detail::current_worker();
+  return w ? static_cast<int>(w->index) : -1;
+}
+
+bool cancelled() noexcept {
+  FiberRecord* rec = record();
+  return rec && rec->cancelled.load(std::memory_order_relaxed);
+}
+
+}  // namespace weft::this_fiber

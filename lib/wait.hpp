@@ -1,0 +1,49 @@
+// Parking and waking fibers: the one protocol every weft wait uses.
+//
+// A waiting fiber takes a fresh epoch from its context (invalidating older
+// wakers), publishes (ctx, epoch) where its waker will find it, and suspends.
+// wake(ctx, epoch) succeeds only for the current epoch (compare-and-swap), so a
+// stale or duplicate wake is dropped, and only one of several racing wakers
+// (the event, a timeout, a cancellation) schedules the fiber.
+//
+// A wake may land after the fiber published its epoch but before it switched
+// away. That is safe: a wake from another thread goes to the remote queue of
+// the fiber's own worker, which only that worker drains, after the switch; a
+// wake from the same worker cannot run while the fiber does.
+#pragma once
+
+#include <cstddef>
+
+#include <boost/fiber/context.hpp>
+
+#include "fiber_record.hpp"
+
+namespace weft::detail {
+
+using Ctx = boost::fibers::context;
+
+// new_epoch() starts a wait: wakers with older epochs no longer wake ctx.
+inline std::size_t new_epoch(Ctx* ctx) noexcept { return ctx->waker_epoch_.fetch_add(1) + 1; }
+
+// wake() schedules ctx if epoch is still its current one. Any thread.
+bool wake(Ctx* ctx, std::size_t epoch) noexcept;
+
+// park() suspends the calling fiber after it published (ctx, epoch). When rec is
+// given the wait is a cancellation point: park() returns false without
+// suspending if the fiber is cancelled (its epoch is then spent, so a late
+// waker is ignored), and a cancel() while parked wakes it.
+bool park(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept;
+
+// arm() makes the coming suspension a cancellation point (park() does it for
+// you; sleep uses it around Boost's own timed suspension). Returns false if the
+// fiber is already cancelled: then do not suspend. disarm() ends it.
+bool arm(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept;
+inline void disarm(FiberRecord* rec) noexcept { rec->parked_epoch.store(0, std::memory_order_relaxed); }
+
+// cancel() marks rec cancelled and wakes it from a cancellable wait.
+void cancel(FiberRecord* rec) noexcept;
+
+// check_cancel() throws weft::Cancelled if rec is cancelled.
+void check_cancel(FiberRecord* rec);
+
+}  // namespace weft::detail

@@ -1,0 +1,244 @@
+// The scheduling algorithm of one worker (see worker.hpp for the pick order).
+//
+// Boost.Fiber contexts belong to one thread's scheduler at a time. A fiber that
+// may be stolen is detached from this scheduler when it enters the run queue
+// (here, on the owner thread) and attached by whichever worker picks it. The
+// LIFO slot and the pinned list keep their fibers attached: nobody steals them.
+#include "worker.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <string>
+
+#include "fiber_record.hpp"
+#include "log.hpp"
+#include "overflow_guard.hpp"
+#include "runtime_core.hpp"
+#include "spin_lock.hpp"
+#include "wait.hpp"
+
+namespace weft::detail {
+
+namespace {
+thread_local Worker* tls_worker = nullptr;
+
+bool is_dispatcher(Ctx* ctx) noexcept { return ctx->is_context(boost::fibers::type::dispatcher_context); }
+
+bool is_pinned(Ctx* ctx) noexcept {
+  if (ctx->is_context(boost::fibers::type::pinned_context)) return true;
+  FiberRecord* r = record_of(ctx);
+  return r && r->home;
+}
+
+void pin_thread(unsigned index) noexcept {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) == 0) return;
+  int nth = static_cast<int>(index % static_cast<unsigned>(CPU_COUNT(&allowed)));
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed) || nth-- != 0) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    return;
+  }
+}
+}  // namespace
+
+__attribute__((noinline)) Worker* current_worker() noexcept {
+  // The empty asm keeps the compiler from assuming the thread pointer is the
+  // same as at an earlier call in the caller (a fiber may have moved threads).
+  Worker* w = tls_worker;
+  asm volatile("" : "+r"(w));
+  return w;
+}
+
+void set_current_worker(Worker* w) noexcept { tls_worker = w; }
+
+void Worker::thread_main() noexcept {
+  set_current_worker(this);
+  std::string name = rt->cfg.thread_name_prefix() + std::to_string(index);
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  if (rt->cfg.pin_workers()) pin_thread(index);
+  {
+    AltStack alt;  // the stack-overflow reporter runs on it
+    boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);
+    sched = Ctx::active()->get_scheduler();
+    Ctx* self = Ctx::active();
+    std::unique_lock<std::mutex> lk(main_mu_);
+    if (!stop_) {
+      // The thread's own context parks until request_stop(); meanwhile the
+      // dispatcher fiber runs the fibers on this thread.
+      main_ctx_ = self;
+      main_epoch_ = new_epoch(self);
+      lk.unlock();
+      // A wake that lands before the switch waits in the remote queue, which
+      // only this thread drains, after the switch.
+      self->suspend();
+    }
+    logger().debug("worker {} stopping", index);
+    // Leaving the block destroys nothing of Boost's; its scheduler goes at
+    // thread exit, after draining finished fibers. Return cached stacks now.
+  }
+  rt->stacks.flush(stacks);
+  set_current_worker(nullptr);
+}
+
+void Worker::request_stop() noexcept {
+  std::lock_guard<std::mutex> lk(main_mu_);
+  stop_ = true;
+  if (main_ctx_) wake(main_ctx_, main_epoch_);
+  else parker_.unpark();
+}
+
+void Worker::push_stealable(Ctx* ctx) noexcept {
+  if (ctx->get_scheduler()) ctx->detach();
+  while (!queue_.push(ctx)) {
+    Ctx* half[RunQueue<Ctx>::kCapacity / 2];
+    std::uint32_t n = queue_.take_half(half);
+    for (std::uint32_t i = 0; i < n; ++i) rt->inject(half[i]);
+  }
+  rt->notify_idle();
+}
+
+void Worker::awakened(Ctx* ctx) noexcept {
+  if (is_dispatcher(ctx)) {
+    dispatcher_ = ctx;
+    return;
+  }
+  if (is_pinned(ctx)) {
+    pinned_.push_back(*ctx);
+    return;
+  }
+  if (ctx == yielding_) {
+    // A yield goes to the back of the line.
+    yielding_ = nullptr;
+    push_stealable(ctx);
+    return;
+  }
+  if (lifo_) push_stealable(lifo_);
+  lifo_ = ctx;
+}
+
+Ctx* Worker::attach(Ctx* ctx) noexcept {
+  if (!ctx->get_scheduler()) Ctx::active()->attach(ctx);
+  return ctx;
+}
+
+Ctx* Worker::take_injected() noexcept {
+  if (!rt->has_injected()) return nullptr;
+  return rt->take_injected();
+}
+
+Ctx* Worker::steal() noexcept {
+  const unsigned n = rt->nworkers;
+  if (n < 2) return nullptr;
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 17;
+  rng_ ^= rng_ << 5;
+  unsigned start = rng_ % n;
+  for (unsigned i = 0; i < n; ++i) {
+    Worker* victim = rt->workers[(start + i) % n].get();
+    if (victim == this) continue;
+    if (Ctx* ctx = victim->queue_.steal_into(queue_)) {
+      steals.fetch_add(1, std::memory_order_relaxed);
+      return ctx;
+    }
+  }
+  return nullptr;
+}
+
+void Worker::found_work() noexcept {
+  // A worker woken to search has found something: let another one search, so
+  // that the rest of the work spreads too.
+  if (woken_searching.exchange(false, std::memory_order_acq_rel)) {
+    if (rt->end_search()) rt->notify_idle();
+  }
+}
+
+Ctx* Worker::pick_next() noexcept {
+  Ctx* ctx = choose();
+  if (ctx && woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
+  return ctx;
+}
+
+Ctx* Worker::choose() noexcept {
+  ++tick_;
+  if (dispatcher_ && (remote_pending_.load(std::memory_order_relaxed) || tick_ % kDispatchInterval == 0)) {
+    remote_pending_.store(false, std::memory_order_relaxed);
+    if (tick_ % kDispatchInterval == 0) {
+      // Fairness for fibers spawned from outside: pull one in now and then.
+      if (Ctx* inj = take_injected()) push_stealable(inj);
+    }
+    return std::exchange(dispatcher_, nullptr);
+  }
+  if (!pinned_.empty()) {
+    Ctx* ctx = &pinned_.front();
+    pinned_.pop_front();
+    return ctx;
+  }
+  if (lifo_) {
+    if (lifo_streak_ < kMaxLifoStreak) {
+      ++lifo_streak_;
+      return std::exchange(lifo_, nullptr);
+    }
+    // The slot has had its turns: its fiber queues behind the others.
+    push_stealable(std::exchange(lifo_, nullptr));
+  }
+  lifo_streak_ = 0;
+  if (Ctx* ctx = queue_.pop()) return attach(ctx);
+  if (Ctx* ctx = take_injected()) return attach(ctx);
+  if (dispatcher_) return std::exchange(dispatcher_, nullptr);
+  // Only the dispatcher gets here: this worker has nothing at all.
+  if (Ctx* ctx = steal()) return attach(ctx);
+  return nullptr;
+}
+
+bool Worker::has_ready_fibers() const noexcept {
+  return lifo_ || !pinned_.empty() || queue_.size_hint() != 0;
+}
+
+bool Worker::work_visible() const noexcept {
+  if (remote_pending_.load(std::memory_order_acquire) || rt->has_injected()) return true;
+  for (auto& w : rt->workers)
+    if (w.get() != this && w->queued() != 0) return true;
+  return false;
+}
+
+void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
+  using clock = std::chrono::steady_clock;
+  // The dispatcher drains the remote queue right after this returns.
+  if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
+  // Spin: a fiber handed over by another thread is picked up without the
+  // 25-35 us it costs to wake a parked thread on a virtual machine.
+  if (!woken_searching.exchange(true, std::memory_order_acq_rel)) rt->begin_search();
+  const auto spin_end = clock::now() + rt->cfg.idle_spin();
+  for (unsigned i = 0;; ++i) {
+    if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
+    if (work_visible()) return;  // stays searching until it finds the work
+    if ((i & 63) == 63) {
+      auto now = clock::now();
+      if (now >= tp) return;
+      if (now >= spin_end) break;
+    }
+    spin_pause();
+  }
+  // Park. Register as a sleeper before leaving the searchers, then look once
+  // more: a fiber pushed after that look sees a sleeper and no searcher, and
+  // wakes someone.
+  rt->add_sleeper(this);
+  if (woken_searching.exchange(false, std::memory_order_acq_rel)) rt->end_search();
+  if (!work_visible()) {
+    parks.fetch_add(1, std::memory_order_relaxed);
+    parker_.park_until(tp);
+  }
+  rt->remove_sleeper(this);
+}
+
+void Worker::notify() noexcept {
+  remote_pending_.store(true, std::memory_order_release);
+  parker_.unpark();
+}
+
+}  // namespace weft::detail

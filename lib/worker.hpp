@@ -1,0 +1,139 @@
+// Worker: one scheduler thread of a runtime, and the Boost.Fiber algorithm that
+// decides which of its fibers runs next.
+//
+// Order of picking (Worker::pick_next):
+//   1. every kDispatchInterval picks, or when another thread has handed this
+//      worker a fiber, the Boost dispatcher fiber: it moves remotely woken
+//      fibers and expired sleepers into the queues and frees finished fibers;
+//   2. fibers pinned to this worker (spawn_local, the thread's main context);
+//   3. the LIFO slot: the fiber most recently made ready here (a spawner whose
+//      child runs first, a fiber woken by the one that just ran), at most
+//      kMaxLifoStreak times in a row so a ping-pong pair cannot starve the rest;
+//   4. the local run queue, oldest first;
+//   5. the runtime's injection queue (fibers spawned from outside threads);
+//   6. the dispatcher, if it is waiting;
+//   7. (only in the dispatcher) half of another worker's queue.
+// When nothing is found the dispatcher calls suspend_until(): spin for up to
+// Config::idle_spin looking for work, then park the thread until unparked or
+// until the next sleeper's deadline.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/operations.hpp>
+#include <boost/fiber/scheduler.hpp>
+
+#include "live_list.hpp"
+#include "parker.hpp"
+#include "run_queue.hpp"
+#include "stack_pool.hpp"
+
+namespace weft::detail {
+
+class RuntimeCore;
+using Ctx = boost::fibers::context;
+
+class Worker {
+ public:
+  Worker(RuntimeCore* rt, unsigned index) noexcept : rt(rt), index(index), rng_(index * 2654435761u + 1) {}
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // thread_main() is the body of the worker thread.
+  void thread_main() noexcept;
+
+  // Boost.Fiber algorithm hooks (owner thread, except notify()).
+  void awakened(Ctx* ctx) noexcept;
+  Ctx* pick_next() noexcept;
+  bool has_ready_fibers() const noexcept;
+  void suspend_until(std::chrono::steady_clock::time_point tp) noexcept;
+  void notify() noexcept;
+
+  // request_stop() lets the thread return once its fibers are gone. Any thread.
+  void request_stop() noexcept;
+
+  // unpark() wakes this worker if it is parked. Any thread.
+  void unpark() noexcept { parker_.unpark(); }
+
+  // mark_yielding() tells awakened() that ctx is yielding: it goes to the back
+  // of the queue, not into the LIFO slot. Owner thread.
+  void mark_yielding(Ctx* ctx) noexcept { yielding_ = ctx; }
+
+  // queued() is a hint of how many fibers another worker could steal.
+  std::uint32_t queued() const noexcept { return queue_.size_hint(); }
+
+  RuntimeCore* const rt;
+  const unsigned index;
+  boost::fibers::scheduler* sched = nullptr;  // set on the thread at start
+  StackCache stacks;                           // owner thread only
+  LiveList live;                               // fibers spawned on this worker
+  std::thread thread;
+  std::atomic<std::size_t> steals{0};
+  std::atomic<std::size_t> parks{0};
+  // woken_searching is set by whoever unparked this worker to look for work.
+  std::atomic<bool> woken_searching{false};
+
+  static constexpr std::uint32_t kDispatchInterval = 61;  // as Go's and Tokio's
+  static constexpr std::uint32_t kMaxLifoStreak = 3;      // as Tokio's
+
+  // note_spawn() tells the LIFO cap that the running fiber spawned: a spawner
+  // resumed from the slot is continuing its own work, not ping-ponging.
+  void note_spawn() noexcept { lifo_streak_ = 0; }
+
+ private:
+  Ctx* choose() noexcept;
+  void push_stealable(Ctx* ctx) noexcept;
+  Ctx* take_injected() noexcept;
+  Ctx* steal() noexcept;
+  Ctx* attach(Ctx* ctx) noexcept;
+  bool work_visible() const noexcept;
+  void found_work() noexcept;
+
+  RunQueue<Ctx> queue_;
+  // Owner-only scheduling state.
+  Ctx* lifo_ = nullptr;
+  Ctx* dispatcher_ = nullptr;
+  Ctx* yielding_ = nullptr;
+  boost::fibers::scheduler::ready_queue_type pinned_;
+  std::uint32_t tick_ = 0;
+  std::uint32_t lifo_streak_ = 0;
+  std::uint32_t rng_;
+
+  // remote_pending is set by notify(): another thread queued a fiber for us.
+  std::atomic<bool> remote_pending_{false};
+  Parker parker_;
+
+  // Main-context parking until stop (guarded by main_mu_).
+  std::mutex main_mu_;
+  bool stop_ = false;
+  Ctx* main_ctx_ = nullptr;
+  std::size_t main_epoch_ = 0;
+};
+
+// WorkerAlgorithm adapts a Worker to Boost.Fiber's algorithm interface.
+class WorkerAlgorithm final : public boost::fibers::algo::algorithm {
+ public:
+  explicit WorkerAlgorithm(Worker* w) noexcept : w_(w) {}
+  void awakened(Ctx* ctx) noexcept override { w_->awakened(ctx); }
+  Ctx* pick_next() noexcept override { return w_->pick_next(); }
+  bool has_ready_fibers() const noexcept override { return w_->has_ready_fibers(); }
+  void suspend_until(std::chrono::steady_clock::time_point const& tp) noexcept override { w_->suspend_until(tp); }
+  void notify() noexcept override { w_->notify(); }
+
+ private:
+  Worker* w_;
+};
+
+// current_worker() is the worker running the calling thread, or null. Not
+// inlined: a fiber may resume on another thread, and the compiler must not
+// reuse a thread-local address computed before a park.
+Worker* current_worker() noexcept;
+void set_current_worker(Worker* w) noexcept;
+
+}  // namespace weft::detail
