@@ -25,7 +25,7 @@ struct JoinWaiter {
 // log_failure() reports a detached fiber's exception; cancellation is normal.
 void log_failure(TaskBase* t) noexcept {
   if (!t->error()) return;
-  const std::string& name = t->name_.empty() ? std::string("(unnamed)") : t->name_;
+  const char* name = *t->name() ? t->name() : "(unnamed)";
   try {
     std::rethrow_exception(t->error());
   } catch (const Cancelled&) {

@@ -57,11 +57,11 @@ void on_segv(int sig, siginfo_t* info, void* uctx) noexcept {
       // A big frame may skip past the guard page: accept a few pages below.
       if (addr < lo && addr + 16 * kPage >= lo) {
         char msg[512];
-        const std::string& name = rec->task->name_;
+        const char* name = rec->task->name();
         int n = std::snprintf(msg, sizeof msg,
                               "weft: fiber '%s' overflowed its stack of %zu bytes (fault at %p, guard page "
                               "below %p); raise SpawnOptions::stack_size or Config::stack_size\n",
-                              name.empty() ? "(unnamed)" : name.c_str(), rec->stack_size, info->si_addr,
+                              *name ? name : "(unnamed)", rec->stack_size, info->si_addr,
                               static_cast<void*>(rec->stack.lo));
         if (n > 0) write_all(msg, static_cast<std::size_t>(n) < sizeof msg ? static_cast<std::size_t>(n) : sizeof msg - 1);
         signal(sig, SIG_DFL);

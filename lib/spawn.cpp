@@ -44,25 +44,27 @@ struct PooledStack {
 void fiber_main(FiberRecord* rec) noexcept {
   TaskBase* task = rec->task;
   task->run();
+  // Leave the live list first: past run() no waiting call remains, and a
+  // joiner that returns then sees this fiber gone from RuntimeStats.
+  rec->live_list->remove(rec);
+  RuntimeCore* rt = rec->rt;
   finish_task(task);
-  LiveList* list = rec->live_list;
-  list->remove(rec);
-  rec->rt->fiber_exited();
-  task->release();
+  task->release_fiber();
+  rt->fiber_exited();
 }
 
 }  // namespace
 
 FiberRecord* current_record() noexcept {
-  Ctx* ctx = Ctx::active();
-  return ctx ? record_of(ctx) : nullptr;
+  Worker* w = current_worker();
+  return w && w->running() ? record_of(w->running()) : nullptr;
 }
 
 void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   // Only look at fiber state on a worker thread: Ctx::active() on a plain
   // thread would build a Boost scheduler there.
   Worker* w = current_worker();
-  FiberRecord* cur = w ? current_record() : nullptr;
+  FiberRecord* cur = w && w->running() ? record_of(w->running()) : nullptr;
   if (!rt) {
     if (!cur) throw std::logic_error("weft::spawn() called outside a fiber; use Runtime::spawn()");
     rt = cur->rt;
@@ -71,12 +73,11 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   if (params.local && !here)
     throw std::logic_error("weft::spawn_local() must be called from a fiber of the runtime");
   if (!rt->accepting()) throw RuntimeStopped();
-  if (params.name) task->name_ = *params.name;
+  if (params.name && !params.name->empty()) task->set_name(params.name->data(), params.name->size());
 
   StackCache* cache = here ? &w->stacks : nullptr;
   Stack st = rt->stacks.acquire(params.stack_size, cache);
-  static thread_local unsigned color = 0;
-  const std::size_t pad = (color++ % kColors) * kColorStep;
+  const std::size_t pad = here ? (w->next_color() % kColors) * kColorStep : 0;
   std::size_t rec_space = (sizeof(FiberRecord) + 63) & ~std::size_t{63};
   char* rec_mem = st.hi - pad - rec_space;
   auto* rec = new (rec_mem) FiberRecord(rt, task, params.local ? w : nullptr, st,
@@ -106,9 +107,10 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   // fiber, or we see the state now. Such a fiber still runs, cancelled at once.
   if (!rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
   if (here) {
-    Ctx* self = Ctx::active();
+    Ctx* self = cur->ctx;
     self->attach(ctx);
     w->note_spawn();
+    w->set_running(ctx);
     // Run the child now; we become ready (LIFO slot) and resume when it parks
     // or ends, unless another worker steals us first.
     ctx->resume(self);

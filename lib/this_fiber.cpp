@@ -58,7 +58,7 @@ bool in_fiber() noexcept { return record() != nullptr; }
 
 std::string_view name() noexcept {
   FiberRecord* rec = record();
-  return rec ? std::string_view(rec->task->name_) : std::string_view();
+  return rec ? std::string_view(rec->task->name()) : std::string_view();
 }
 
 int worker_index() noexcept {

@@ -21,7 +21,8 @@
 namespace weft::detail {
 
 namespace {
-thread_local Worker* tls_worker = nullptr;
+// initial-exec: a plain %fs-relative load instead of a __tls_get_addr call.
+__attribute__((tls_model("initial-exec"))) thread_local Worker* tls_worker = nullptr;
 
 bool is_dispatcher(Ctx* ctx) noexcept { return ctx->is_context(boost::fibers::type::dispatcher_context); }
 
@@ -66,6 +67,7 @@ void Worker::thread_main() noexcept {
     boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);
     sched = Ctx::active()->get_scheduler();
     Ctx* self = Ctx::active();
+    running_ = self;
     std::unique_lock<std::mutex> lk(main_mu_);
     if (!stop_) {
       // The thread's own context parks until request_stop(); meanwhile the
@@ -93,7 +95,8 @@ void Worker::request_stop() noexcept {
 }
 
 void Worker::push_stealable(Ctx* ctx) noexcept {
-  if (ctx->get_scheduler()) ctx->detach();
+  // Detach so that another worker may attach it; with one worker nobody will.
+  if (rt->nworkers > 1 && ctx->get_scheduler()) ctx->detach();
   while (!queue_.push(ctx)) {
     Ctx* half[RunQueue<Ctx>::kCapacity / 2];
     std::uint32_t n = queue_.take_half(half);
@@ -159,15 +162,19 @@ void Worker::found_work() noexcept {
 
 Ctx* Worker::pick_next() noexcept {
   Ctx* ctx = choose();
-  if (ctx && woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
+  if (ctx) {
+    running_ = ctx;
+    if (woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
+  }
   return ctx;
 }
 
 Ctx* Worker::choose() noexcept {
-  ++tick_;
-  if (dispatcher_ && (remote_pending_.load(std::memory_order_relaxed) || tick_ % kDispatchInterval == 0)) {
+  const bool periodic = --dispatch_countdown_ == 0;
+  if (periodic) dispatch_countdown_ = kDispatchInterval;
+  if (dispatcher_ && (periodic || remote_pending_.load(std::memory_order_relaxed))) {
     remote_pending_.store(false, std::memory_order_relaxed);
-    if (tick_ % kDispatchInterval == 0) {
+    if (periodic) {
       // Fairness for fibers spawned from outside: pull one in now and then.
       if (Ctx* inj = take_injected()) push_stealable(inj);
     }

@@ -86,6 +86,15 @@ class Worker {
   // resumed from the slot is continuing its own work, not ping-ponging.
   void note_spawn() noexcept { lifo_streak_ = 0; }
 
+  // running() is the context this worker runs now: set whenever the algorithm
+  // picks one (and by spawn, which switches to the child directly). Faster than
+  // Boost's context::active(), a global-dynamic thread_local in a shared library.
+  Ctx* running() const noexcept { return running_; }
+  void set_running(Ctx* ctx) noexcept { running_ = ctx; }
+
+  // next_color() cycles the stack-top offsets of fibers spawned here.
+  unsigned next_color() noexcept { return color_++; }
+
  private:
   Ctx* choose() noexcept;
   void push_stealable(Ctx* ctx) noexcept;
@@ -97,11 +106,13 @@ class Worker {
 
   RunQueue<Ctx> queue_;
   // Owner-only scheduling state.
+  Ctx* running_ = nullptr;
   Ctx* lifo_ = nullptr;
+  unsigned color_ = 0;
+  std::uint32_t dispatch_countdown_ = kDispatchInterval;
   Ctx* dispatcher_ = nullptr;
   Ctx* yielding_ = nullptr;
   boost::fibers::scheduler::ready_queue_type pinned_;
-  std::uint32_t tick_ = 0;
   std::uint32_t lifo_streak_ = 0;
   std::uint32_t rng_;
 

@@ -79,7 +79,7 @@ class JoinHandle {
     detail::TaskOf<T>* t = std::exchange(task_, nullptr);
     struct Drop {
       detail::TaskOf<T>* t;
-      ~Drop() { t->release(); }
+      ~Drop() { t->release_handle(); }
     } drop{t};
     if (t->error()) std::rethrow_exception(t->error());
     return t->take();
@@ -90,7 +90,7 @@ class JoinHandle {
   void detach() noexcept {
     if (task_) {
       detail::detach_task(task_);
-      std::exchange(task_, nullptr)->release();
+      std::exchange(task_, nullptr)->release_handle();
     }
   }
 
@@ -120,8 +120,8 @@ JoinHandle<FiberResult<F>> spawn_in(RuntimeCore* rt, const SpawnParams& params, 
     launch(rt, task, params);
   } catch (...) {
     // Neither the fiber nor a handle will own it now.
-    task->release();
-    task->release();
+    task->release_fiber();
+    task->release_handle();
     throw;
   }
   return JoinHandle<FiberResult<F>>(task);

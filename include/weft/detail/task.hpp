@@ -15,7 +15,9 @@
 namespace weft::detail {
 
 // TaskBase is the type-erased part of a spawned fiber's shared state. Two owners
-// hold it: the fiber (until it finishes) and the JoinHandle (until join or detach).
+// hold it: the fiber (until it finishes) and the JoinHandle (until join or
+// detach); each gives it up by setting its bit in state_, and whoever sets the
+// second bit frees it. Kept small: a million live fibers hold a million tasks.
 class TaskBase {
  public:
   TaskBase() noexcept = default;
@@ -26,10 +28,9 @@ class TaskBase {
   // It never throws: exceptions are captured for the joiner.
   virtual void run() noexcept = 0;
 
-  // release() drops one owner's reference; the last one frees the task.
-  void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
+  // release_fiber() and release_handle() drop one owner each.
+  void release_fiber() noexcept { release(kFiberGone); }
+  void release_handle() noexcept { release(kHandleGone); }
 
   // finished() is true once run() has returned and the outcome is visible.
   bool finished() const noexcept { return state_.load(std::memory_order_acquire) & kDone; }
@@ -39,10 +40,20 @@ class TaskBase {
 
   std::exception_ptr& error() noexcept { return error_; }
 
+  // name() is the name given at spawn, or "".
+  const char* name() const noexcept { return name_ ? name_ : ""; }
+  void set_name(const char* s, std::size_t n) {
+    name_ = new char[n + 1];
+    std::char_traits<char>::copy(name_, s, n);
+    name_[n] = 0;
+  }
+
   // Bits of state_; the word doubles as a futex for joiners that are threads.
   static constexpr std::uint32_t kDone = 1;
   static constexpr std::uint32_t kDetached = 2;
   static constexpr std::uint32_t kThreadWaiting = 4;
+  static constexpr std::uint32_t kFiberGone = 8;
+  static constexpr std::uint32_t kHandleGone = 16;
 
   std::atomic<std::uint32_t> state_{0};
   // lock_ guards waiter_ (a spinlock word: joins and finishes are short).
@@ -51,15 +62,18 @@ class TaskBase {
   void* waiter_ = nullptr;
   // fiber_ is the fiber's private record while it lives (for cancel), or null.
   std::atomic<void*> fiber_{nullptr};
-  // name_ is the name given at spawn, for logs.
-  std::string name_;
 
  protected:
-  virtual ~TaskBase() = default;
+  virtual ~TaskBase() { delete[] name_; }
   std::exception_ptr error_;
 
  private:
-  std::atomic<std::uint32_t> refs_{2};
+  void release(std::uint32_t bit) noexcept {
+    std::uint32_t other = bit == kFiberGone ? kHandleGone : kFiberGone;
+    if (state_.fetch_or(bit, std::memory_order_acq_rel) & other) delete this;
+  }
+
+  char* name_ = nullptr;
 };
 
 // Outcome<T> stores a fiber's return value.
