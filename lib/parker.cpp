@@ -39,10 +39,19 @@ void Parker::park_until(std::chrono::steady_clock::time_point tp) noexcept {
   state_.store(kEmpty, std::memory_order_relaxed);
 }
 
-void Parker::unpark() noexcept {
-  if (state_.exchange(kNotified, std::memory_order_release) == kParked) {
+bool Parker::unpark() noexcept {
+  std::uint32_t prev = state_.exchange(kNotified, std::memory_order_release);
+  if (prev == kParked) {
     futex(&state_, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG, 1, nullptr, FUTEX_BITSET_MATCH_ANY);
   }
+  return prev == kPolling;
+}
+
+bool Parker::begin_poll() noexcept {
+  std::uint32_t expected = kEmpty;
+  if (state_.compare_exchange_strong(expected, kPolling, std::memory_order_acq_rel)) return true;
+  state_.store(kEmpty, std::memory_order_relaxed);  // consume the pending unpark
+  return false;
 }
 
 }  // namespace weft::detail

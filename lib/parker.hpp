@@ -14,11 +14,18 @@ class Parker {
   void park_until(std::chrono::steady_clock::time_point tp) noexcept;
 
   // unpark() wakes the owner, or makes its next park_until() return at once.
-  // Any thread; costs a syscall only when the owner is asleep.
-  void unpark() noexcept;
+  // Any thread; costs a syscall only when the owner is asleep. Returns true if
+  // the owner is blocked in the reactor instead (begin_poll): the caller must
+  // interrupt that poll.
+  bool unpark() noexcept;
+
+  // begin_poll() marks the owner as about to block in the reactor; false if an
+  // unpark() is pending (consumed: do not block). end_poll() clears the mark.
+  bool begin_poll() noexcept;
+  void end_poll() noexcept { state_.store(kEmpty, std::memory_order_relaxed); }
 
  private:
-  static constexpr std::uint32_t kEmpty = 0, kParked = 1, kNotified = 2;
+  static constexpr std::uint32_t kEmpty = 0, kParked = 1, kNotified = 2, kPolling = 3;
   std::atomic<std::uint32_t> state_{kEmpty};
 };
 

@@ -23,7 +23,8 @@ unsigned resolve_workers(const Config& cfg) {
 }
 }  // namespace
 
-RuntimeCore::RuntimeCore(Config c) : cfg(std::move(c)), nworkers(resolve_workers(cfg)) {
+RuntimeCore::RuntimeCore(Config c)
+    : cfg(std::move(c)), nworkers(resolve_workers(cfg)), epoch(std::chrono::steady_clock::now()) {
   stacks.configure(cfg.stack_size(), cfg.stack_guard());
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
   blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
@@ -36,11 +37,12 @@ void RuntimeCore::start() {
   if (state_.load() != kStopped) return;
   install_overflow_handler();
   workers.clear();
-  for (unsigned i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i));
+  for (unsigned i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i, epoch));
   searching_.store(0);
   sleeper_count_.store(0);
   sleepers_.clear();
   state_.store(kRunning, std::memory_order_seq_cst);
+  reactor.start(cfg.thread_name_prefix() + "r");
   for (auto& w : workers) {
     Worker* wp = w.get();
     try {
@@ -55,6 +57,7 @@ void RuntimeCore::start() {
         }
       }
       workers.clear();
+      reactor.stop();
       state_.store(kStopped);
       throw;
     }
@@ -72,6 +75,9 @@ void RuntimeCore::shutdown() {
   wait_for_fibers();
   for (auto& w : workers) w->request_stop();
   for (auto& w : workers) w->thread.join();
+  reactor.stop();
+  if (reactor.sources())
+    logger().warn("shutdown: {} descriptors still registered (owned outside the runtime's fibers)", reactor.sources());
   blocking.stop();
   {
     std::lock_guard<std::mutex> ilk(inject_mu_);

@@ -16,6 +16,7 @@
 
 #include "blocking_pool.hpp"
 #include "live_list.hpp"
+#include "reactor.hpp"
 #include "stack_pool.hpp"
 #include "worker.hpp"
 
@@ -61,8 +62,10 @@ class RuntimeCore {
   const Config cfg;
   const unsigned nworkers;
   std::vector<std::unique_ptr<Worker>> workers;
+  const std::chrono::steady_clock::time_point epoch;  // tick 0 of the timer wheels
   StackPool stacks;
   BlockingPool blocking;
+  Reactor reactor;
   LiveList outside_live;  // fibers spawned from threads that are not its workers
 
  private:

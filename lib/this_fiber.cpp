@@ -3,13 +3,11 @@
 
 #include <thread>
 
-#include <boost/fiber/detail/spinlock.hpp>
-#include <boost/fiber/operations.hpp>
-#include <boost/fiber/waker.hpp>
 
 #include <weft/errors.hpp>
 
 #include "fiber_record.hpp"
+#include "timers.hpp"
 #include "wait.hpp"
 #include "worker.hpp"
 
@@ -42,16 +40,16 @@ void sleep_until(std::chrono::steady_clock::time_point tp) {
     return;
   }
   detail::check_cancel(rec);
+  if (tp <= std::chrono::steady_clock::now()) return;
   detail::Ctx* ctx = rec->ctx;
-  // Boost's timed suspension wants a lock to release once switched away; ours
-  // guards nothing, since the wake protocol needs none (see wait.hpp).
-  boost::fibers::detail::spinlock splk;
-  boost::fibers::detail::spinlock_lock lk(splk);
   std::size_t epoch = detail::new_epoch(ctx);
-  if (!detail::arm(ctx, epoch, rec)) throw Cancelled();
-  ctx->wait_until(tp, lk, boost::fibers::waker(ctx, epoch));
-  detail::disarm(rec);
-  detail::check_cancel(rec);
+  // The deadline is filed in this worker's wheel; only it or a cancel wakes us.
+  detail::TimerHandle timer = detail::current_worker()->timers().arm(tp, ctx, epoch);
+  bool parked = detail::park(ctx, epoch, rec);
+  if (!parked || rec->cancelled.load(std::memory_order_relaxed)) {
+    detail::Timers::disarm(timer, &detail::current_worker()->timers());
+    throw Cancelled();
+  }
 }
 
 bool in_fiber() noexcept { return record() != nullptr; }

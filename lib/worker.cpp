@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <string>
 
 #include "fiber_record.hpp"
@@ -91,7 +92,18 @@ void Worker::request_stop() noexcept {
   std::lock_guard<std::mutex> lk(main_mu_);
   stop_ = true;
   if (main_ctx_) wake(main_ctx_, main_epoch_);
-  else parker_.unpark();
+  else unpark();
+}
+
+void Worker::unpark() noexcept {
+  if (parker_.unpark()) rt->reactor.interrupt();
+}
+
+void Worker::maintain() noexcept {
+  // Fire due deadlines and collect ready sockets; both may make fibers ready
+  // here (awakened), before the pick below.
+  timers_.run(std::chrono::steady_clock::now());
+  if (rt->reactor.has_sources()) rt->reactor.poll(this, std::chrono::nanoseconds(0));
 }
 
 void Worker::push_stealable(Ctx* ctx) noexcept {
@@ -170,6 +182,7 @@ Ctx* Worker::pick_next() noexcept {
 }
 
 Ctx* Worker::choose() noexcept {
+  if (!dispatcher_) maintain();  // the dispatcher itself asks: housekeeping first
   const bool periodic = --dispatch_countdown_ == 0;
   if (periodic) dispatch_countdown_ = kDispatchInterval;
   if (dispatcher_ && (periodic || remote_pending_.load(std::memory_order_relaxed))) {
@@ -215,6 +228,7 @@ bool Worker::work_visible() const noexcept {
 
 void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
   using clock = std::chrono::steady_clock;
+  tp = std::min(tp, timers_.next_deadline());
   // The dispatcher drains the remote queue right after this returns.
   if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
   // Spin: a fiber handed over by another thread is picked up without the
@@ -238,14 +252,30 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
   if (woken_searching.exchange(false, std::memory_order_acq_rel)) rt->end_search();
   if (!work_visible()) {
     parks.fetch_add(1, std::memory_order_relaxed);
-    parker_.park_until(tp);
+    // With descriptors registered, block in the reactor if nobody else does:
+    // a socket that turns ready then wakes its fiber on this very thread.
+    bool polled = false;
+    if (rt->reactor.has_sources() && parker_.begin_poll()) {
+      auto now = clock::now();
+      auto timeout = tp == clock::time_point::max() ? std::chrono::nanoseconds(-1)
+                     : tp <= now                     ? std::chrono::nanoseconds(0)
+                                                     : std::chrono::nanoseconds(tp - now);
+      polled = rt->reactor.poll(this, timeout);
+      parker_.end_poll();
+    }
+    if (!polled && rt->reactor.has_sources() && !rt->reactor.blocking_poller_active()) {
+      // Someone polls without blocking (a busy worker's pass, the reactor
+      // thread): look again soon rather than leave sockets unwatched.
+      tp = std::min(tp, clock::now() + std::chrono::milliseconds(1));
+    }
+    if (!polled) parker_.park_until(tp);
   }
   rt->remove_sleeper(this);
 }
 
 void Worker::notify() noexcept {
   remote_pending_.store(true, std::memory_order_release);
-  parker_.unpark();
+  unpark();
 }
 
 }  // namespace weft::detail

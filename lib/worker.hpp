@@ -33,6 +33,7 @@
 #include "parker.hpp"
 #include "run_queue.hpp"
 #include "stack_pool.hpp"
+#include "timers.hpp"
 
 namespace weft::detail {
 
@@ -41,7 +42,8 @@ using Ctx = boost::fibers::context;
 
 class Worker {
  public:
-  Worker(RuntimeCore* rt, unsigned index) noexcept : rt(rt), index(index), rng_(index * 2654435761u + 1) {}
+  Worker(RuntimeCore* rt, unsigned index, std::chrono::steady_clock::time_point epoch) noexcept
+      : rt(rt), index(index), timers_(epoch), rng_(index * 2654435761u + 1) {}
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -58,8 +60,11 @@ class Worker {
   // request_stop() lets the thread return once its fibers are gone. Any thread.
   void request_stop() noexcept;
 
-  // unpark() wakes this worker if it is parked. Any thread.
-  void unpark() noexcept { parker_.unpark(); }
+  // unpark() wakes this worker if it is parked or blocked polling. Any thread.
+  void unpark() noexcept;
+
+  // timers() is this worker's timer wheel. Owner thread only.
+  Timers& timers() noexcept { return timers_; }
 
   // mark_yielding() tells awakened() that ctx is yielding: it goes to the back
   // of the queue, not into the LIFO slot. Owner thread.
@@ -102,9 +107,11 @@ class Worker {
   Ctx* steal() noexcept;
   Ctx* attach(Ctx* ctx) noexcept;
   bool work_visible() const noexcept;
+  void maintain() noexcept;
   void found_work() noexcept;
 
   RunQueue<Ctx> queue_;
+  Timers timers_;
   // Owner-only scheduling state.
   Ctx* running_ = nullptr;
   Ctx* lifo_ = nullptr;

@@ -1,0 +1,221 @@
+// See reactor.hpp. The wait protocol (no lost or stale wakeup with
+// edge-triggered events):
+//   - the caller tried the operation and got EAGAIN;
+//   - under the source's lock: if an unconsumed edge is recorded, consume it
+//     and retry at once (it may have come after the EAGAIN); otherwise publish
+//     (ctx, epoch) as the direction's waiter and park;
+//   - the poller, under the same lock, hands a new edge to the waiter (waking
+//     it) or, with no waiter, records it for the next wait.
+// A stale edge only costs one extra EAGAIN. Events carry (index, gen), so an
+// event for a descriptor removed meanwhile is dropped.
+#include "reactor.hpp"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fiber_record.hpp"
+#include "log.hpp"
+#include "timers.hpp"
+#include "wait.hpp"
+#include "worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+constexpr std::uint32_t kChunk = 1024;
+constexpr int kMaxEvents = 256;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t token_of(const IoSource* s, std::uint32_t gen) noexcept {
+  return static_cast<std::uint64_t>(s->index) << 32 | gen;
+}
+}  // namespace
+
+Reactor::Reactor() = default;
+
+Reactor::~Reactor() { stop(); }
+
+void Reactor::start(std::string thread_name) {
+  stop_.store(0);
+  thread_ = std::thread([this, name = std::move(thread_name)] {
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    thread_main();
+  });
+}
+
+void Reactor::stop() noexcept {
+  if (!thread_.joinable()) return;
+  stop_.store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&stop_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  thread_.join();
+}
+
+IoSource* Reactor::source_at(std::uint32_t index) noexcept {
+  IoSource* base = chunk_index_[index / kChunk].load(std::memory_order_acquire);
+  return base ? base + index % kChunk : nullptr;
+}
+
+IoSource* Reactor::add(int fd, std::uint32_t& gen) {
+  IoSource* s;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!free_) {
+      std::size_t n = chunks_.size();
+      if (n >= std::size(chunk_index_))
+        throw std::system_error(std::make_error_code(std::errc::too_many_files_open), "weft: reactor is full");
+      auto chunk = std::make_unique<IoSource[]>(kChunk);
+      for (std::uint32_t i = kChunk; i-- > 0;) {
+        chunk[i].index = static_cast<std::uint32_t>(n * kChunk + i);
+        chunk[i].next_free = free_;
+        free_ = &chunk[i];
+      }
+      chunk_index_[n].store(chunk.get(), std::memory_order_release);
+      chunks_.push_back(std::move(chunk));
+    }
+    s = free_;
+    free_ = s->next_free;
+  }
+  {
+    std::lock_guard<SpinLock> g(s->lock);
+    s->fd = fd;
+    s->ready = 0;
+    s->waiters[0] = s->waiters[1] = IoSource::Waiter{};
+    gen = s->gen;
+  }
+  if (int e = poller_.add(fd, token_of(s, gen))) {
+    std::lock_guard<std::mutex> lk(mu_);
+    s->next_free = free_;
+    free_ = s;
+    throw std::system_error(e, std::generic_category(), "weft: cannot watch descriptor " + std::to_string(fd));
+  }
+  sources_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void Reactor::remove(IoSource* s, std::uint32_t gen) noexcept {
+  IoSource::Waiter woken[2];
+  {
+    std::lock_guard<SpinLock> g(s->lock);
+    if (s->gen != gen) return;
+    poller_.remove(s->fd);
+    ++s->gen;  // events and handles of the old registration now miss
+    s->fd = -1;
+    woken[0] = s->waiters[0];
+    woken[1] = s->waiters[1];
+    s->waiters[0] = s->waiters[1] = IoSource::Waiter{};
+  }
+  for (auto& w : woken)
+    if (w.ctx) wake(w.ctx, w.epoch);
+  sources_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lk(mu_);
+  s->next_free = free_;
+  free_ = s;
+}
+
+bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_clock::time_point deadline,
+                   FiberRecord* rec, Worker* w, std::error_code& ec) noexcept {
+  const std::uint32_t bit = dir == 0 ? kReadable : kWritable;
+  boost::fibers::context* ctx = rec->ctx;
+  std::size_t epoch;
+  {
+    std::lock_guard<SpinLock> g(s->lock);
+    if (s->gen != gen) {
+      ec = std::make_error_code(std::errc::bad_file_descriptor);
+      return false;
+    }
+    if (s->ready & bit) {
+      s->ready &= ~bit;
+      return true;
+    }
+    if (s->waiters[dir].ctx) {
+      ec = std::make_error_code(std::errc::device_or_resource_busy);
+      return false;
+    }
+    epoch = new_epoch(ctx);
+    s->waiters[dir] = IoSource::Waiter{ctx, epoch};
+  }
+  TimerHandle timer;
+  if (deadline != std::chrono::steady_clock::time_point::max()) timer = w->timers().arm(deadline, ctx, epoch);
+  bool parked = park(ctx, epoch, rec);
+  // We may wake on another worker: ask for it afresh (never reuse w).
+  if (timer.node) Timers::disarm(timer, &current_worker()->timers());
+  bool handed_edge;
+  {
+    std::lock_guard<SpinLock> g(s->lock);
+    handed_edge = !(s->gen == gen && s->waiters[dir].ctx == ctx && s->waiters[dir].epoch == epoch);
+    if (!handed_edge) s->waiters[dir] = IoSource::Waiter{};
+  }
+  if (handed_edge) return true;  // ready, or removed (the retry reports EBADF)
+  if (!parked || rec->cancelled.load(std::memory_order_relaxed)) {
+    ec = std::make_error_code(std::errc::operation_canceled);
+  } else {
+    ec = std::make_error_code(std::errc::timed_out);
+  }
+  return false;
+}
+
+void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
+  for (int i = 0; i < n; ++i) {
+    IoSource* s = source_at(static_cast<std::uint32_t>(evs[i].token >> 32));
+    if (!s) continue;
+    const auto gen = static_cast<std::uint32_t>(evs[i].token);
+    IoSource::Waiter woken[2];
+    {
+      std::lock_guard<SpinLock> g(s->lock);
+      if (s->gen != gen) continue;
+      for (int dir = 0; dir < 2; ++dir) {
+        std::uint32_t bit = dir == 0 ? kReadable : kWritable;
+        if (!(evs[i].ready & bit)) continue;
+        if (s->waiters[dir].ctx) {
+          // Hand the edge to the waiter; it retries the operation anyway.
+          woken[dir] = s->waiters[dir];
+          s->waiters[dir] = IoSource::Waiter{};
+        } else {
+          s->ready |= bit;
+        }
+      }
+    }
+    for (auto& w : woken)
+      if (w.ctx) wake(w.ctx, w.epoch);
+  }
+}
+
+bool Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
+  if (token_.load(std::memory_order_relaxed) || token_.exchange(true, std::memory_order_acquire)) return false;
+  const bool blocking = timeout.count() != 0;
+  if (blocking) blocking_poller_.store(true, std::memory_order_relaxed);
+  PollEvent evs[kMaxEvents];
+  int n = poller_.wait(evs, kMaxEvents, timeout);
+  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  if (blocking) blocking_poller_.store(false, std::memory_order_relaxed);
+  token_.store(false, std::memory_order_release);
+  (void)w;
+  dispatch(evs, n);
+  return true;
+}
+
+void Reactor::thread_main() noexcept {
+  // Sleep with backoff; poll only when no worker has for a millisecond.
+  std::int64_t period_ns = 1'000'000;
+  constexpr std::int64_t kMinPeriod = 1'000'000, kMaxPeriod = 10'000'000;
+  while (!stop_.load(std::memory_order_acquire)) {
+    timespec ts{0, static_cast<long>(period_ns)};
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&stop_), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
+    if (stop_.load(std::memory_order_acquire)) break;
+    bool needed = has_sources() && !blocking_poller_.load(std::memory_order_relaxed) &&
+                  now_ns() - last_poll_ns_.load(std::memory_order_relaxed) >= kMinPeriod;
+    if (needed && poll(nullptr, std::chrono::nanoseconds(0))) {
+      period_ns = kMinPeriod;
+    } else {
+      period_ns = period_ns * 2 > kMaxPeriod ? kMaxPeriod : period_ns * 2;
+    }
+  }
+}
+
+}  // namespace weft::detail
