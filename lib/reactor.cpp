@@ -186,8 +186,8 @@ void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
   }
 }
 
-bool Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
-  if (token_.load(std::memory_order_relaxed) || token_.exchange(true, std::memory_order_acquire)) return false;
+int Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
+  if (token_.load(std::memory_order_relaxed) || token_.exchange(true, std::memory_order_acquire)) return -1;
   const bool blocking = timeout.count() != 0;
   if (blocking) blocking_poller_.store(true, std::memory_order_relaxed);
   PollEvent evs[kMaxEvents];
@@ -197,7 +197,7 @@ bool Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
   token_.store(false, std::memory_order_release);
   (void)w;
   dispatch(evs, n);
-  return true;
+  return n;
 }
 
 void Reactor::thread_main() noexcept {
@@ -210,7 +210,7 @@ void Reactor::thread_main() noexcept {
     if (stop_.load(std::memory_order_acquire)) break;
     bool needed = has_sources() && !blocking_poller_.load(std::memory_order_relaxed) &&
                   now_ns() - last_poll_ns_.load(std::memory_order_relaxed) >= kMinPeriod;
-    if (needed && poll(nullptr, std::chrono::nanoseconds(0))) {
+    if (needed && poll(nullptr, std::chrono::nanoseconds(0)) > 0) {
       period_ns = kMinPeriod;
     } else {
       period_ns = period_ns * 2 > kMaxPeriod ? kMaxPeriod : period_ns * 2;

@@ -65,8 +65,9 @@ class Reactor {
             FiberRecord* rec, Worker* w, std::error_code& ec) noexcept;
 
   // poll() polls if the token is free; timeout zero does not block. Returns
-  // false if someone else holds the token. w is the polling worker, or null.
-  bool poll(Worker* w, std::chrono::nanoseconds timeout) noexcept;
+  // the number of events handled, or -1 if someone else holds the token.
+  // w is the polling worker, or null.
+  int poll(Worker* w, std::chrono::nanoseconds timeout) noexcept;
 
   // interrupt() wakes a poll blocked by a worker. Any thread.
   void interrupt() noexcept { poller_.interrupt(); }

@@ -198,7 +198,9 @@ RuntimeStats RuntimeCore::stats() noexcept {
     s.steals += w->steals.load(std::memory_order_relaxed);
     s.parks += w->parks.load(std::memory_order_relaxed);
     if (w->thread.joinable()) ++s.workers_running;
+    s.pending_timers += w->timers().pending();
   }
+  s.registered_fds = reactor.sources();
   s.blocking_threads = blocking.threads();
   return s;
 }

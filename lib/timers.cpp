@@ -40,6 +40,7 @@ void Timers::release(TimerNode* n) noexcept {
   n->state.store(((s >> 2) + 1) << 2 | kFree, std::memory_order_release);
   n->next_free = free_;
   free_ = n;
+  pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 TimerHandle Timers::arm(Clock::time_point deadline, boost::fibers::context* ctx, std::size_t epoch) {
@@ -49,6 +50,7 @@ TimerHandle Timers::arm(Clock::time_point deadline, boost::fibers::context* ctx,
   n->epoch = epoch;
   n->state.store(gen << 2 | kArmed, std::memory_order_release);
   wheel_.insert(n, to_tick(deadline));
+  pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return TimerHandle{n, gen};
 }
 

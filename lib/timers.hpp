@@ -58,7 +58,8 @@ class Timers {
   // next_deadline() is when run() next has something to fire, or max().
   Clock::time_point next_deadline() const noexcept;
 
-  std::uint64_t pending() const noexcept { return wheel_.size(); }
+  // pending() counts armed deadlines. Any thread (a relaxed snapshot).
+  std::uint64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr std::uint64_t kFree = 0, kArmed = 1, kFired = 2, kCancelling = 3;
@@ -72,6 +73,7 @@ class Timers {
   TimerNode* free_ = nullptr;
   std::vector<std::unique_ptr<TimerNode[]>> chunks_;
   std::atomic<TimerNode*> cancels_{nullptr};  // lock-free stack of nodes to unlink
+  std::atomic<std::uint64_t> pending_{0};     // written by the owner only
 };
 
 }  // namespace weft::detail

@@ -242,6 +242,8 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
       auto now = clock::now();
       if (now >= tp) return;
       if (now >= spin_end) break;
+      // Sockets count as work too: a peer's reply often lands within the spin.
+      if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0)) > 0) return;
     }
     spin_pause();
   }
@@ -260,7 +262,7 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
       auto timeout = tp == clock::time_point::max() ? std::chrono::nanoseconds(-1)
                      : tp <= now                     ? std::chrono::nanoseconds(0)
                                                      : std::chrono::nanoseconds(tp - now);
-      polled = rt->reactor.poll(this, timeout);
+      polled = rt->reactor.poll(this, timeout) >= 0;
       parker_.end_poll();
     }
     if (!polled && rt->reactor.has_sources() && !rt->reactor.blocking_poller_active()) {

@@ -20,6 +20,8 @@ struct RuntimeStats {
   unsigned blocking_threads = 0;     // blocking-pool threads alive
   std::size_t steals = 0;            // fibers moved by work stealing
   std::size_t parks = 0;             // times a worker parked its thread
+  std::size_t registered_fds = 0;    // descriptors registered with the reactor
+  std::size_t pending_timers = 0;    // deadlines filed in the timer wheels
 };
 
 // Runtime owns worker threads that run fibers, a blocking pool for unblock(),

@@ -1,7 +1,9 @@
 // weft: a runtime of stackful green threads. This header brings in all of it.
 #pragma once
 
+#include <weft/async.hpp>
 #include <weft/config.hpp>
+#include <weft/deadline.hpp>
 #include <weft/errors.hpp>
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
