@@ -39,22 +39,19 @@ void log_failure(TaskBase* t) noexcept {
 }  // namespace
 
 void finish_task(TaskBase* t) noexcept {
-  Ctx* waiter_ctx = nullptr;
-  std::size_t waiter_epoch = 0;
   std::uint32_t prev;
   {
     WordGuard g(t->lock_);
     t->fiber_.store(nullptr, std::memory_order_relaxed);
     prev = t->state_.fetch_or(TaskBase::kDone, std::memory_order_acq_rel);
     if (auto* jw = static_cast<JoinWaiter*>(t->waiter_)) {
-      // Copy out: once unlocked the joiner may leave and its frame with it.
-      waiter_ctx = jw->ctx;
-      waiter_epoch = jw->epoch;
+      // Wake under the lock: a joiner woken by cancellation takes the lock
+      // before it leaves, so its frame and context are still there.
+      wake(jw->ctx, jw->epoch);
       t->waiter_ = nullptr;
     }
   }
   if (prev & TaskBase::kDetached) log_failure(t);
-  if (waiter_ctx) wake(waiter_ctx, waiter_epoch);
   if (prev & TaskBase::kThreadWaiting) t->state_.notify_all();
 }
 

@@ -99,19 +99,19 @@ IoSource* Reactor::add(int fd, std::uint32_t& gen) {
 }
 
 void Reactor::remove(IoSource* s, std::uint32_t gen) noexcept {
-  IoSource::Waiter woken[2];
   {
     std::lock_guard<SpinLock> g(s->lock);
     if (s->gen != gen) return;
     poller_.remove(s->fd);
     ++s->gen;  // events and handles of the old registration now miss
     s->fd = -1;
-    woken[0] = s->waiters[0];
-    woken[1] = s->waiters[1];
-    s->waiters[0] = s->waiters[1] = IoSource::Waiter{};
+    // Wake under the lock: a waiter that woke for another reason takes this
+    // lock before it may leave, so its context is still there.
+    for (auto& w : s->waiters) {
+      if (w.ctx) wake(w.ctx, w.epoch);
+      w = IoSource::Waiter{};
+    }
   }
-  for (auto& w : woken)
-    if (w.ctx) wake(w.ctx, w.epoch);
   sources_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lk(mu_);
   s->next_free = free_;
@@ -165,24 +165,20 @@ void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
     IoSource* s = source_at(static_cast<std::uint32_t>(evs[i].token >> 32));
     if (!s) continue;
     const auto gen = static_cast<std::uint32_t>(evs[i].token);
-    IoSource::Waiter woken[2];
-    {
-      std::lock_guard<SpinLock> g(s->lock);
-      if (s->gen != gen) continue;
-      for (int dir = 0; dir < 2; ++dir) {
-        std::uint32_t bit = dir == 0 ? kReadable : kWritable;
-        if (!(evs[i].ready & bit)) continue;
-        if (s->waiters[dir].ctx) {
-          // Hand the edge to the waiter; it retries the operation anyway.
-          woken[dir] = s->waiters[dir];
-          s->waiters[dir] = IoSource::Waiter{};
-        } else {
-          s->ready |= bit;
-        }
+    std::lock_guard<SpinLock> g(s->lock);
+    if (s->gen != gen) continue;
+    for (int dir = 0; dir < 2; ++dir) {
+      std::uint32_t bit = dir == 0 ? kReadable : kWritable;
+      if (!(evs[i].ready & bit)) continue;
+      if (s->waiters[dir].ctx) {
+        // Hand the edge to the waiter (it retries the operation anyway). Wake
+        // under the lock: see remove().
+        wake(s->waiters[dir].ctx, s->waiters[dir].epoch);
+        s->waiters[dir] = IoSource::Waiter{};
+      } else {
+        s->ready |= bit;
       }
     }
-    for (auto& w : woken)
-      if (w.ctx) wake(w.ctx, w.epoch);
   }
 }
 

@@ -1,6 +1,7 @@
 // See timers.hpp.
 #include "timers.hpp"
 
+#include "spin_lock.hpp"
 #include "wait.hpp"
 
 namespace weft::detail {
@@ -65,7 +66,11 @@ void Timers::disarm(TimerHandle h, Timers* caller_timers) noexcept {
     caller_timers->release(n);
     return;
   }
-  if (!n->state.compare_exchange_strong(armed, h.gen << 2 | kCancelling, std::memory_order_acq_rel)) return;
+  if (!n->state.compare_exchange_strong(armed, h.gen << 2 | kCancelling, std::memory_order_acq_rel)) {
+    // Being fired by its owner right now: wait until the wake is done.
+    while (n->state.load(std::memory_order_acquire) == (h.gen << 2 | kFiring)) spin_pause();
+    return;
+  }
   Timers* owner = n->owner;
   TimerNode* head = owner->cancels_.load(std::memory_order_relaxed);
   do {
@@ -93,9 +98,9 @@ void Timers::run(Clock::time_point now) noexcept {
                    auto* n = static_cast<TimerNode*>(e);
                    std::uint64_t s = n->state.load(std::memory_order_acquire);
                    if ((s & kStatusMask) == kArmed &&
-                       n->state.compare_exchange_strong(s, (s & ~kStatusMask) | kFired, std::memory_order_acq_rel)) {
+                       n->state.compare_exchange_strong(s, (s & ~kStatusMask) | kFiring, std::memory_order_acq_rel)) {
                      wake(n->ctx, n->epoch);
-                     release(n);
+                     release(n);  // new generation: a waiting disarm returns
                    }
                    // kCancelling: its owner pass (drain_cancels) frees it; it
                    // is unlinked already, so remove() there is a no-op.

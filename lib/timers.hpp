@@ -6,6 +6,8 @@
 // woken by another thread) disarms from there: the node is flagged and queued
 // to its owner, which unlinks it at its next pass. Nodes come from a per-worker
 // free list and carry a generation, so a late disarm of a reused node is a no-op.
+// A disarm that meets a node being fired waits for the wake to complete: the
+// fiber must not finish (and its context go) while its worker still wakes it.
 #pragma once
 
 #include <atomic>
@@ -62,7 +64,7 @@ class Timers {
   std::uint64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr std::uint64_t kFree = 0, kArmed = 1, kFired = 2, kCancelling = 3;
+  static constexpr std::uint64_t kFree = 0, kArmed = 1, kFiring = 2, kCancelling = 3;
   std::uint64_t to_tick(Clock::time_point tp) const noexcept;
   TimerNode* alloc();
   void release(TimerNode* n) noexcept;

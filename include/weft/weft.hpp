@@ -8,4 +8,5 @@
 #include <weft/runtime.hpp>
 #include <weft/spawn.hpp>
 #include <weft/this_fiber.hpp>
+#include <weft/timer.hpp>
 #include <weft/unblock.hpp>
