@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 
 #include <boost/fiber/context.hpp>
@@ -39,6 +40,9 @@ class FiberRecord final : public boost::fibers::fiber_properties {
 
   // cancelled is set once by cancel(); waiting calls check it.
   std::atomic<bool> cancelled{false};
+  // scope_deadline is the earliest deadline of the with_deadline() scopes the
+  // fiber is in (max() when none); every waiting call honours it.
+  std::chrono::steady_clock::time_point scope_deadline = std::chrono::steady_clock::time_point::max();
   // parked_epoch is the epoch of the waker a cancellable wait parked with, or
   // 0 while the fiber runs or waits without being cancellable.
   std::atomic<std::size_t> parked_epoch{0};

@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
 #include <weft/async.hpp>
+#include <weft/scope.hpp>
 
 #include "fiber_record.hpp"
 #include "reactor.hpp"
@@ -71,7 +73,7 @@ bool poll_wait(int fd, int dir, Deadline deadline, std::error_code& ec) noexcept
 bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& ec) noexcept {
   Worker* w = current_worker();
   FiberRecord* rec = w ? current_record() : nullptr;
-  if (!rec) return poll_wait(fd, dir, deadline, ec);
+  if (!rec) return poll_wait(fd, dir, std::min(deadline, current_deadline()), ec);
   if (rec->cancelled.load(std::memory_order_relaxed)) {
     ec = std::make_error_code(std::errc::operation_canceled);
     return false;
@@ -87,9 +89,9 @@ bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& e
   if (h.rt != rec->rt) {
     // Registered with another runtime's reactor: wait there is impossible,
     // so wait the slow way rather than hang.
-    return poll_wait(fd, dir, deadline, ec);
+    return poll_wait(fd, dir, std::min(deadline, rec->scope_deadline), ec);
   }
-  if (deadline != no_deadline && deadline <= Clock::now()) {
+  if (std::min(deadline, rec->scope_deadline) <= Clock::now()) {
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }

@@ -1,7 +1,9 @@
 // The meeting point of a fiber and its JoinHandle. The finishing fiber sets
 // kDone and wakes the one joiner: a fiber (parked with a waker) or a thread
 // (blocked on the state word as a futex).
+#include <chrono>
 #include <exception>
+#include <system_error>
 
 #include <weft/errors.hpp>
 #include <weft/spawn.hpp>
@@ -79,14 +81,16 @@ void join_wait(TaskBase* t) {
       jw.epoch = new_epoch(ctx);
       t->waiter_ = &jw;
     }
-    bool parked = park(ctx, jw.epoch, rec);
+    WaitResult r = wait_until(rec, jw.epoch, std::chrono::steady_clock::time_point::max());
     {
       // Leave no trace: a cancelled wait must not leave its frame registered.
       WordGuard g(t->lock_);
       if (t->waiter_ == &jw) t->waiter_ = nullptr;
     }
-    if (!parked || rec->cancelled.load(std::memory_order_relaxed)) throw Cancelled();
     if (t->finished()) return;
+    if (r == WaitResult::cancelled) throw Cancelled();
+    if (r == WaitResult::timed_out)
+      throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: join cut short by a deadline scope");
   }
 }
 

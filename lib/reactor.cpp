@@ -140,11 +140,8 @@ bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_
     epoch = new_epoch(ctx);
     s->waiters[dir] = IoSource::Waiter{ctx, epoch};
   }
-  TimerHandle timer;
-  if (deadline != std::chrono::steady_clock::time_point::max()) timer = w->timers().arm(deadline, ctx, epoch);
-  bool parked = park(ctx, epoch, rec);
-  // We may wake on another worker: ask for it afresh (never reuse w).
-  if (timer.node) Timers::disarm(timer, &current_worker()->timers());
+  (void)w;
+  WaitResult r = wait_until(rec, epoch, deadline);
   bool handed_edge;
   {
     std::lock_guard<SpinLock> g(s->lock);
@@ -152,11 +149,7 @@ bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_
     if (!handed_edge) s->waiters[dir] = IoSource::Waiter{};
   }
   if (handed_edge) return true;  // ready, or removed (the retry reports EBADF)
-  if (!parked || rec->cancelled.load(std::memory_order_relaxed)) {
-    ec = std::make_error_code(std::errc::operation_canceled);
-  } else {
-    ec = std::make_error_code(std::errc::timed_out);
-  }
+  ec = std::make_error_code(r == WaitResult::cancelled ? std::errc::operation_canceled : std::errc::timed_out);
   return false;
 }
 

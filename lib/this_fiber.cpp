@@ -1,6 +1,7 @@
 // weft::this_fiber: yield and sleep as cancellation points, and introspection.
 #include <weft/this_fiber.hpp>
 
+#include <system_error>
 #include <thread>
 
 
@@ -41,15 +42,13 @@ void sleep_until(std::chrono::steady_clock::time_point tp) {
   }
   detail::check_cancel(rec);
   if (tp <= std::chrono::steady_clock::now()) return;
-  detail::Ctx* ctx = rec->ctx;
-  std::size_t epoch = detail::new_epoch(ctx);
-  // The deadline is filed in this worker's wheel; only it or a cancel wakes us.
-  detail::TimerHandle timer = detail::current_worker()->timers().arm(tp, ctx, epoch);
-  bool parked = detail::park(ctx, epoch, rec);
-  if (!parked || rec->cancelled.load(std::memory_order_relaxed)) {
-    detail::Timers::disarm(timer, &detail::current_worker()->timers());
-    throw Cancelled();
-  }
+  // Only the deadline (ours, or an earlier deadline scope's) or a cancel
+  // wakes us.
+  std::size_t epoch = detail::new_epoch(rec->ctx);
+  auto r = detail::wait_until(rec, epoch, tp);
+  if (r == detail::WaitResult::cancelled) throw Cancelled();
+  if (std::chrono::steady_clock::now() < tp)
+    throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: sleep cut short by a deadline scope");
 }
 
 bool in_fiber() noexcept { return record() != nullptr; }

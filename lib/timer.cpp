@@ -3,6 +3,8 @@
 // thread waits on the condition variable.
 #include <weft/timer.hpp>
 
+#include <system_error>
+
 #include <weft/errors.hpp>
 
 #include "fiber_record.hpp"
@@ -78,14 +80,16 @@ bool Timer::wait() {
     waiter_epoch_ = epoch;
     Deadline d = deadline_;
     lk.unlock();
-    detail::TimerHandle h = detail::current_worker()->timers().arm(d, ctx, epoch);
-    bool parked = detail::park(ctx, epoch, rec);
-    detail::Timers::disarm(h, &detail::current_worker()->timers());
+    auto r = detail::wait_until(rec, epoch, d);
     lk.lock();
     if (waiter_ctx_ == ctx && waiter_epoch_ == epoch) waiter_ctx_ = nullptr;
-    if (!parked || rec->cancelled.load(std::memory_order_relaxed)) {
+    if (r == detail::WaitResult::cancelled) {
       lk.unlock();
       throw Cancelled();
+    }
+    if (r == detail::WaitResult::timed_out && Clock::now() < d) {
+      lk.unlock();
+      throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: timer wait cut short by a deadline scope");
     }
   }
 }

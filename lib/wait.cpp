@@ -1,8 +1,11 @@
 // See wait.hpp for the protocol.
 #include "wait.hpp"
 
+#include <algorithm>
+
 #include <weft/errors.hpp>
 
+#include "timers.hpp"
 #include "worker.hpp"
 
 namespace weft::detail {
@@ -41,6 +44,30 @@ bool park(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept {
   ctx->suspend();
   if (rec) disarm(rec);
   return true;
+}
+
+WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline) noexcept {
+  using clock = std::chrono::steady_clock;
+  Ctx* ctx = rec->ctx;
+  const auto d = std::min(deadline, rec->scope_deadline);
+  if (d != clock::time_point::max() && d <= clock::now()) {
+    // Already due: spend the epoch instead of parking. If a waker got there
+    // first it has scheduled us, and we must suspend once to consume that.
+    std::size_t expected = epoch;
+    if (ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) {
+      return WaitResult::timed_out;
+    }
+    ctx->suspend();
+    return WaitResult::woken;
+  }
+  TimerHandle timer;
+  if (d != clock::time_point::max()) timer = current_worker()->timers().arm(d, ctx, epoch);
+  const bool parked = park(ctx, epoch, rec);
+  // We may have moved to another worker: look it up afresh.
+  if (timer.node) Timers::disarm(timer, &current_worker()->timers());
+  if (!parked || rec->cancelled.load(std::memory_order_relaxed)) return WaitResult::cancelled;
+  if (d != clock::time_point::max() && clock::now() >= d) return WaitResult::timed_out;
+  return WaitResult::woken;
 }
 
 void cancel(FiberRecord* rec) noexcept {

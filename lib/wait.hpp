@@ -12,6 +12,7 @@
 // wake from the same worker cannot run while the fiber does.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include <boost/fiber/context.hpp>
@@ -39,6 +40,17 @@ bool park(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept;
 // fiber is already cancelled: then do not suspend. disarm() ends it.
 bool arm(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept;
 inline void disarm(FiberRecord* rec) noexcept { rec->parked_epoch.store(0, std::memory_order_relaxed); }
+
+// WaitResult says why wait_until() returned. A caller first checks whether its
+// own event happened (a value handed over, a waiter entry consumed): an event
+// that raced a timeout or a cancellation still counts.
+enum class WaitResult { woken, timed_out, cancelled };
+
+// wait_until() parks the calling fiber (rec) after it published epoch, until a
+// wake, the deadline (the earlier of `deadline` and the fiber's deadline
+// scope, filed in this worker's timer wheel) or cancellation. Every weft wait
+// that can time out goes through here.
+WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline) noexcept;
 
 // cancel() marks rec cancelled and wakes it from a cancellable wait.
 void cancel(FiberRecord* rec) noexcept;

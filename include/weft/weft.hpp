@@ -6,6 +6,7 @@
 #include <weft/deadline.hpp>
 #include <weft/errors.hpp>
 #include <weft/runtime.hpp>
+#include <weft/scope.hpp>
 #include <weft/spawn.hpp>
 #include <weft/this_fiber.hpp>
 #include <weft/timer.hpp>
