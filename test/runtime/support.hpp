@@ -1,0 +1,127 @@
+// Helpers shared by the runtime tests: the worker counts every case runs with,
+// bounded waits, a watchdog for tests whose failure mode is a hang, and counts
+// of the process's threads and file descriptors for leak checks.
+#pragma once
+
+#include <dirent.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <weft/weft.hpp>
+
+namespace weft_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Every runtime case runs with these worker counts (1 exercises the
+// single-thread paths, 2 and 4 the stealing ones; 4 oversubscribes 2 cores).
+inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
+
+// WEFT_WORKER_SUBCASES(n) declares `unsigned n` and reruns the rest of the
+// test case once per worker count, each run a doctest subcase of its own so a
+// failure with 2 workers does not hide the result with 4.
+#define WEFT_WORKER_SUBCASES(var)                                            \
+  unsigned var = 0;                                                          \
+  for (unsigned weft_n_ : ::weft_test::kWorkerCounts)                        \
+    SUBCASE(("workers=" + std::to_string(weft_n_)).c_str()) { var = weft_n_; } \
+  CAPTURE(var)
+
+// config() is a runtime configuration with n workers and defaults otherwise.
+inline weft::Config config(unsigned n) { return weft::Config{}.worker_threads(n); }
+
+// Watchdog aborts the process when its scope outlives a deadline. A hang is
+// the failure mode of most of these tests; naming what hung beats a silent
+// meson timeout, and a hung fiber cannot be unwound anyway.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// wait_until() polls pred on a plain thread until it holds or timeout passes;
+// returns pred's last value. For state that has no notification (counters in
+// RuntimeStats, /proc entries); the poll interval only sets the latency.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+// fiber_wait_until() is wait_until() for code running in a fiber: it yields
+// between polls, so fibers it waits for can run on the same worker.
+template <class Pred>
+bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    weft::this_fiber::yield();
+  }
+  return true;
+}
+
+// count_dir() is the number of entries in a /proc directory, without . and ..
+// (and, for /proc/self/fd, without the descriptor opendir itself holds).
+inline int count_dir(const char* path, bool skip_own_fd) {
+  DIR* dir = opendir(path);
+  if (!dir) return -1;
+  int n = 0;
+  int own = dirfd(dir);
+  std::string own_name = std::to_string(own);
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || (skip_own_fd && name == own_name)) continue;
+    ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+inline int thread_count() { return count_dir("/proc/self/task", false); }
+inline int fd_count() { return count_dir("/proc/self/fd", true); }
+
+// Milliseconds since t0, for messages and loose timing bounds.
+inline long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+}  // namespace weft_test
