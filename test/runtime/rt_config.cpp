@@ -1,0 +1,164 @@
+// Config and SpawnOptions: stack sizes that are really given to fibers, the
+// documented resolution of defaults and small values, thread names, pinning,
+// and what happens to values that cannot be honoured.
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "support.hpp"
+
+using namespace weft_test;
+
+namespace {
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+// use_stack() puts an array of N bytes on the stack and touches every byte
+// of it, so a stack smaller than N faults (guard page) or corrupts memory.
+template <std::size_t N>
+[[gnu::noinline]] int use_stack(int seed) {
+  char buf[N];
+  std::memset(buf, seed, sizeof buf);
+  asm volatile("" : : "r"(buf) : "memory");  // the stores must happen
+  int sum = 0;
+  for (std::size_t i = 0; i < N; i += 4096) sum += buf[i];
+  return sum + buf[N - 1];
+}
+
+}  // namespace
+
+TEST_CASE("SpawnOptions::stack_size lets a fiber hold a 1 MiB local array") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "big stack per spawn");
+  weft::Runtime rt(config(workers).stack_guard(weft::StackGuard::always));
+  int expect = use_stack<kMiB>(1);  // the main thread's 8 MiB stack holds it
+  auto h = rt.spawn(weft::SpawnOptions{"big-stack", 2 * kMiB}, [] {
+    int a = use_stack<kMiB>(1);
+    weft::this_fiber::yield();  // and still holds it after a park
+    return a + use_stack<kMiB>(1);
+  });
+  CHECK(h.join() == 2 * expect);
+  // spawn_local takes the same option.
+  CHECK(rt.block_on([] {
+    return weft::spawn_local(weft::SpawnOptions{"big-local", 2 * kMiB},
+                             [] { return use_stack<kMiB>(1); })
+        .join();
+  }) == expect);
+  // A large fiber among default ones: stacks of two sizes in one runtime.
+  CHECK(rt.block_on([] {
+    auto small = weft::spawn([] { return use_stack<16 * 1024>(1); });
+    auto big = weft::spawn(weft::SpawnOptions{"", 2 * kMiB}, [] { return use_stack<kMiB>(1); });
+    return small.join() > 0 && big.join() > 0;
+  }));
+}
+
+TEST_CASE("Config::stack_size sets the default stack of every fiber") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "big default stack");
+  weft::Runtime rt(config(workers).stack_size(2 * kMiB));
+  int expect = use_stack<kMiB>(2);
+  CHECK(rt.block_on([] { return use_stack<kMiB>(2); }) == expect);
+  // SpawnOptions::stack_size 0 means the runtime's default, not zero.
+  CHECK(rt.block_on([] {
+    return weft::spawn(weft::SpawnOptions{"zero-means-default", 0},
+                       [] { return use_stack<kMiB>(2); })
+        .join();
+  }) == expect);
+}
+
+// config.hpp says stacks are "at least 16 KiB"; the library enforces that by
+// refusing smaller sizes (and sizes above 1 GiB) with std::invalid_argument,
+// from the Runtime constructor for Config and from spawn for SpawnOptions.
+TEST_CASE("stack sizes outside 16 KiB .. 1 GiB are refused with a clear error") {
+  for (std::size_t bad : {std::size_t{0}, std::size_t{16 * 1024 - 1}, std::size_t{2} << 30,
+                          SIZE_MAX}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(weft::Runtime(config(1).stack_size(bad)),
+                         doctest::Contains("stack size"), std::invalid_argument);
+  }
+
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "stack size bounds");
+  weft::Runtime rt(config(workers).stack_size(16 * 1024).stack_guard(weft::StackGuard::always));
+  int expect = use_stack<8 * 1024>(3);
+  CHECK(rt.block_on([] { return use_stack<8 * 1024>(3); }) == expect);
+  rt.block_on([] {
+    for (std::size_t bad : {std::size_t{1}, std::size_t{2} << 30}) {
+      CAPTURE(bad);
+      CHECK_THROWS_AS(weft::spawn(weft::SpawnOptions{"bad-stack", bad}, [] {}),
+                      std::invalid_argument);
+    }
+  });
+  // A refused spawn leaves nothing behind.
+  CHECK(wait_until([&] { return rt.stats().live_fibers == 0; }, 2s));
+  CHECK(rt.stats().stacks_in_use == 0);
+  // Odd sizes are rounded up to whole pages, not truncated.
+  weft::Runtime odd(config(workers).stack_size(64 * 1024 + 1));
+  CHECK(odd.block_on([] { return use_stack<48 * 1024>(3); }) > 0);
+  CHECK(odd.block_on([] {
+    return weft::spawn(weft::SpawnOptions{"odd", 32 * 1024 + 1},
+                       [] { return use_stack<20 * 1024>(3); })
+        .join();
+  }) > 0);
+}
+
+TEST_CASE("a worker count above 1024 or an empty blocking pool is refused") {
+  CHECK_THROWS_WITH_AS(weft::Runtime(config(1'000'000)), doctest::Contains("1000000"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(weft::Runtime(config(1025)), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(weft::Runtime(config(1).max_blocking_threads(0)),
+                       doctest::Contains("max_blocking_threads"), std::invalid_argument);
+  CHECK_THROWS_AS(weft::run(config(1'000'000), [] { return 1; }), std::invalid_argument);
+}
+
+TEST_CASE("worker_threads 0 means one worker per core") {
+  weft::Runtime rt(weft::Config{});
+  unsigned cores = std::thread::hardware_concurrency();
+  CHECK(rt.worker_threads() == (cores ? cores : 1));
+  CHECK(rt.config().worker_threads() == 0);  // the configuration as given
+  Watchdog dog(30s, "default workers");
+  rt.start();
+  CHECK(wait_until([&] { return rt.stats().workers_running == rt.worker_threads(); }, 10s));
+}
+
+TEST_CASE("worker threads are named from thread_name_prefix") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "thread names");
+  weft::Runtime rt(config(workers).thread_name_prefix("tw-"));
+  for (int i = 0; i < 20; ++i) {
+    auto [index, name] = rt.block_on([] {
+      char buf[16] = {};
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      return std::pair{weft::this_fiber::worker_index(), std::string(buf)};
+    });
+    CHECK(name == "tw-" + std::to_string(index));
+  }
+  std::string pool = rt.block_on([] {
+    return weft::unblock([] {
+      char buf[16] = {};
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      return std::string(buf);
+    });
+  });
+  CHECK(pool == "tw-b");
+}
+
+TEST_CASE("pin_workers pins each worker to one core") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "pinning");
+  weft::Runtime rt(config(workers).pin_workers(true));
+  std::vector<weft::JoinHandle<int>> hs;
+  for (int i = 0; i < 50; ++i) {
+    hs.push_back(rt.spawn([] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+      return CPU_COUNT(&set);
+    }));
+  }
+  for (auto& h : hs) CHECK(h.join() == 1);
+}
