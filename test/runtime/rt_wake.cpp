@@ -8,6 +8,7 @@
 // fiber from a fresh thread and gives it a bounded time to finish.
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include <boost/fiber/condition_variable.hpp>
 #include <boost/fiber/future.hpp>
@@ -128,5 +129,44 @@ TEST_CASE("a fiber spawned from a plain thread into an idle runtime runs") {
     REQUIRE_MESSAGE(wait_until([&] { return ran.load(); }, 5s),
                     "a fiber spawned into an idle runtime did not run");
     h.join();
+  }
+}
+
+TEST_CASE("a thousand fibers woken at once by several plain threads all finish") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "mass remote wake");
+  weft::Runtime rt(config(workers));
+  constexpr int kFibers = 1'000;
+  constexpr int kThreads = 4;
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    std::vector<boost::fibers::promise<int>> promises(kFibers);
+    std::vector<weft::JoinHandle<int>> hs;
+    std::atomic<int> waiting{0};
+    for (int i = 0; i < kFibers; ++i) {
+      hs.push_back(rt.spawn([&waiting, f = promises[i].get_future()]() mutable {
+        waiting.fetch_add(1);
+        return f.get();
+      }));
+    }
+    REQUIRE(wait_until([&] { return waiting.load() == kFibers; }, 10s));
+    // Interleaved, so wakes for the same worker come from different threads.
+    std::vector<std::thread> wakers;
+    for (int t = 0; t < kThreads; ++t) {
+      wakers.emplace_back([&, t] {
+        for (int i = t; i < kFibers; i += kThreads) promises[i].set_value(i);
+      });
+    }
+    for (auto& t : wakers) t.join();
+    REQUIRE_MESSAGE(wait_until([&] {
+                      for (auto& h : hs) {
+                        if (!h.is_finished()) return false;
+                      }
+                      return true;
+                    }, 10s),
+                    "some woken fibers never ran: lost wakeup");
+    long long sum = 0;
+    for (auto& h : hs) sum += h.join();
+    CHECK(sum == 1LL * kFibers * (kFibers - 1) / 2);
   }
 }
