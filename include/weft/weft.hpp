@@ -11,3 +11,4 @@
 #include <weft/this_fiber.hpp>
 #include <weft/timer.hpp>
 #include <weft/unblock.hpp>
+#include <weft/net.hpp>

@@ -240,7 +240,11 @@ std::string_view SocketAddress::unix_name() const noexcept {
 
 std::string SocketAddress::path() const {
   std::string_view name = unix_name();
-  return is_abstract() ? "@" + std::string(name) : std::string(name);
+  std::string s;
+  s.reserve(name.size() + 1);
+  if (is_abstract()) s.push_back('@');
+  s.append(name);
+  return s;
 }
 
 std::string SocketAddress::to_string() const {
@@ -248,13 +252,23 @@ std::string SocketAddress::to_string() const {
   switch (family()) {
     case Family::ipv4:
       inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof buf);
-      return std::string(buf) + ":" + std::to_string(port());
+      {
+        std::string s = buf;
+        s += ':';
+        s += std::to_string(port());
+        return s;
+      }
     case Family::ipv6: {
       inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof buf);
       std::string s = "[";
       s += buf;
-      if (storage_.v6.sin6_scope_id != 0) s += "%" + std::to_string(storage_.v6.sin6_scope_id);
-      return s + "]:" + std::to_string(port());
+      if (storage_.v6.sin6_scope_id != 0) {
+        s += '%';
+        s += std::to_string(storage_.v6.sin6_scope_id);
+      }
+      s += "]:";
+      s += std::to_string(port());
+      return s;
     }
     case Family::local: {
       std::string p = path();
