@@ -4,6 +4,7 @@
 // a runtime that is going away fails cleanly.
 #include <atomic>
 #include <thread>
+#include <utility>
 
 #include "support.hpp"
 
@@ -237,4 +238,30 @@ TEST_CASE("Runtime::shutdown from one of its own fibers throws std::logic_error"
   rt.block_on([&] { CHECK_THROWS_AS(rt.shutdown(), std::logic_error); });
   CHECK(rt.running());
   CHECK(rt.block_on([] { return 1; }) == 1);
+}
+
+TEST_CASE("a join cancelled while it waits leaves the handle joinable") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "cancelled join");
+  weft::Runtime rt(config(workers));
+  std::atomic<bool> started{false}, cancelled{false}, joining{false};
+  auto target = rt.spawn([&] { sleep_an_hour(started, cancelled); });
+  REQUIRE(wait_until([&] { return started.load(); }, 10s));
+  auto joiner = rt.spawn([&, h = std::move(target)]() mutable {
+    joining = true;
+    try {
+      h.join();
+    } catch (const weft::Cancelled&) {
+    }
+    return std::move(h);  // still joinable: the target is not finished
+  });
+  REQUIRE(wait_until([&] { return joining.load(); }, 10s));
+  joiner.cancel();
+  weft::JoinHandle<void> back = joiner.join();
+  REQUIRE(back.joinable());
+  CHECK_FALSE(back.is_finished());
+  CHECK_FALSE(cancelled.load());  // cancelling the joiner left the target alone
+  back.cancel();
+  CHECK_THROWS_AS(back.join(), weft::Cancelled);
+  CHECK(cancelled.load());
 }
