@@ -128,3 +128,17 @@ TEST_CASE("stack overflow with StackGuard::automatic names the fiber and its sta
   check_overflow("automatic", 96 * 1024, 0, workers);
   check_overflow("automatic", 128 * 1024, 80 * 1024, workers);
 }
+
+TEST_CASE("an ordinary crash in a fiber is not reported as a stack overflow") {
+  const char* child = std::getenv("WEFT_OVERFLOW_CHILD");
+  REQUIRE(child != nullptr);
+  WEFT_WORKER_SUBCASES(workers);
+  ChildResult r = run_child({child, "always", std::to_string(96 * 1024), "0", "null-writer",
+                             std::to_string(workers), "null"},
+                            std::chrono::seconds(30));
+  INFO("child output:\n" << r.output);
+  REQUIRE(r.finished);
+  REQUIRE(WIFSIGNALED(r.status));
+  CHECK(WTERMSIG(r.status) == SIGSEGV);
+  CHECK(r.output.find("overflow") == std::string::npos);
+}
