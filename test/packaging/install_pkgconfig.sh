@@ -38,12 +38,13 @@ diff -u <(cd "$src/include" && find weft -type f | sort) \
         <(cd "$prefix/include" && find . -type f | sed 's|^\./||' | sort) \
   || fail "installed headers differ from include/weft/"
 
-# Nothing from lib/ is installed: no file of the prefix shares a name with a
-# header or source file of lib/.
+# Nothing from lib/ is installed: no installed file is a copy of one of lib/'s
+# headers or sources (the checks above and below also keep every installed file
+# inside include/weft/ and the libdir).
 while IFS= read -r internal; do
-  name=$(basename "$internal")
-  found=$(find "$prefix" -name "$name" -print -quit)
-  [[ -z $found ]] || fail "internal file $internal was installed as $found"
+  while IFS= read -r same_name; do
+    ! cmp -s "$internal" "$same_name" || fail "internal file $internal was installed as $same_name"
+  done < <(find "$prefix" -type f -name "$(basename "$internal")")
 done < <(find "$src/lib" -type f \( -name '*.hpp' -o -name '*.h' -o -name '*.ipp' -o -name '*.cpp' \))
 
 # Nothing else: only include/weft/, the library and its pkg-config file.
@@ -71,6 +72,7 @@ fi
 
 # Every installed header compiles on its own, with the flags pkg-config gives.
 while IFS= read -r header; do
+  echo "<$header>:"
   echo "#include <$header>" | run "$cxx" -std=c++20 -fsyntax-only "${cflags[@]}" -x c++ - \
     || fail "<$header> does not compile on its own"
 done < <(cd "$prefix/include" && find weft -name '*.hpp' | sort)
