@@ -12,3 +12,6 @@
 #include <weft/timer.hpp>
 #include <weft/unblock.hpp>
 #include <weft/net.hpp>
+#include <weft/fs.hpp>
+#include <weft/process.hpp>
+#include <weft/signals.hpp>
