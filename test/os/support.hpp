@@ -1,0 +1,144 @@
+// Helpers of the os tests: the worker counts every runtime case runs with, a
+// watchdog for tests whose failure mode is a hang, bounded polling, counts of
+// descriptors and child processes for leak checks, and a scratch directory.
+#pragma once
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <weft/weft.hpp>
+
+namespace os_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Every runtime case runs with 1 worker (the single-thread paths), 2 and 4
+// (stealing; 4 oversubscribes the 2 cores of the test machines).
+inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
+
+// WEFT_WORKER_SUBCASES(n) declares `unsigned n` and reruns the rest of the
+// test case once per worker count, each run a subcase of its own.
+#define WEFT_WORKER_SUBCASES(var)                                            \
+  unsigned var = 0;                                                          \
+  for (unsigned weft_n_ : ::os_test::kWorkerCounts)                          \
+    SUBCASE(("workers=" + std::to_string(weft_n_)).c_str()) { var = weft_n_; } \
+  CAPTURE(var)
+
+inline weft::Config config(unsigned n) { return weft::Config{}.worker_threads(n); }
+
+// Watchdog aborts the process, naming what hung, when its scope outlives a
+// limit: a hung fiber cannot be unwound, and a named hang beats a silent
+// meson timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// wait_until() polls pred on a plain thread until it holds or timeout
+// passes, for state without a notification (/proc entries, the reaper).
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// count_dir() counts the entries of a /proc directory (without the
+// descriptor opendir holds when skip_own_fd).
+inline int count_dir(const char* path, bool skip_own_fd) {
+  DIR* dir = opendir(path);
+  if (!dir) return -1;
+  int n = 0;
+  std::string own = std::to_string(dirfd(dir));
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || (skip_own_fd && name == own)) continue;
+    ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+inline int fd_count() { return count_dir("/proc/self/fd", true); }
+
+// no_children() is true when this process has no child at all, running or
+// zombie. WNOWAIT: it looks without reaping, so it cannot hide a zombie.
+inline bool no_children() {
+  siginfo_t info{};
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
+}
+
+// ScratchDir is a fresh directory under TMPDIR (or /tmp), removed at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/weft-os-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ms_since() is the milliseconds since t0, for messages and loose bounds.
+inline long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+}  // namespace os_test
