@@ -1,0 +1,53 @@
+// The untyped engine of weft::select. No API promise.
+#pragma once
+
+#include <cstddef>
+
+#include <weft/deadline.hpp>
+#include <weft/detail/channel_queue.hpp>
+#include <weft/detail/waiter.hpp>
+
+namespace weft::detail {
+
+// SelectCase is one channel case of a select: a send or a receive on one
+// channel, with the node it parks behind. The typed part (the value, the
+// callback) lives in the derived class.
+class SelectCase {
+ public:
+  SelectCase(ChannelBase* channel, bool sends) noexcept : ch(channel), sends(sends) {}
+
+  // poll_locked() completes the operation at once if it can (done, or closed
+  // when the channel is closed), under ch->lock. It points node.value at the
+  // case's value first, so a moved case object still works.
+  virtual Ready poll_locked() = 0;
+
+  // fire() runs the case's callback once the case won with outcome how.
+  virtual void fire(Ready how) = 0;
+
+  ChannelBase* const ch;  // the channel; its lock guards node
+  const bool sends;       // a send case (parks in ch->senders) or a receive (ch->receivers)
+  WaitNode node;          // this case's place in ch's queue while the select waits
+
+ protected:
+  SelectCase(const SelectCase& o) noexcept : ch(o.ch), sends(o.sends) {}
+  ~SelectCase() = default;
+};
+
+// SelectResult is what select_run() found.
+struct SelectResult {
+  int index = -1;                         // the case that completed, or -1
+  Ready how = Ready::not_ready;           // for a case: done, or closed
+  WaitStatus status = WaitStatus::woken;  // for -1 after a wait: timed_out or cancelled
+};
+
+// select_run() completes one of the n cases: it first tries each in turn from
+// a random start (so no case starves when several are ready), then, if block,
+// takes every channel's lock (in address order, so two selects cannot
+// deadlock), tries again, and parks one Waiter behind a node in every queue
+// until one case completes, d (or the caller's deadline scope) passes, or the
+// fiber is cancelled. Without block it returns index -1 when nothing is ready.
+// locks has room for n pointers.
+SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** locks, bool block,
+                        Deadline d);
+
+}  // namespace weft::detail
