@@ -278,7 +278,7 @@ int serve(const Options& opts, const sigset_t& stop_signals) {
 
   std::size_t live = server.live.load();
   std::fprintf(stderr, "%s: %s: stopped accepting; %zu connection%s open\n", kName,
-               strsignal(sig), live, live == 1 ? "" : "s");
+               sig != 0 ? strsignal(sig) : "signalfd failed", live, live == 1 ? "" : "s");
   const weft::Deadline until = weft::deadline_in(kDrainTime);
   while (server.live.load() > 0 && weft::Clock::now() < until) {
     // Wake every 10 ms to look at the count; a second signal ends the wait.

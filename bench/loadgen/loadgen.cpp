@@ -372,9 +372,14 @@ Report drive(Run& run) {
   }
   wait_until([&] { return run.settled.load() >= run.opts.conns; },
              weft::deadline_in(seconds(run.opts.connect_timeout)));
+  Report rep;
+  if (std::all_of(fibers.begin(), fibers.end(), [](auto& f) { return f.is_finished(); })) {
+    // Every connection failed already (nothing listens there, say): report now.
+    for (auto& f : fibers) f.join();
+    return rep;
+  }
   weft::this_fiber::sleep_for(seconds(run.opts.warmup));
 
-  Report rep;
   const double cpu0 = cpu_seconds_self();
   const double srv0 = run.opts.server_pid ? cpu_seconds_of(run.opts.server_pid) : -1;
   const auto t0 = weft::Clock::now();
@@ -454,20 +459,22 @@ int main(int argc, char** argv) {
   for (auto& e : run.errors) errors += e.load();
 
   const bool echo = o.mode == Mode::echo;
-  const double rate = static_cast<double>(total->ops) / rep.seconds;
+  // per_second() guards the division: a run that never measured has 0 s.
+  auto per_second = [&](double v) { return rep.seconds > 0 ? v / rep.seconds : 0.0; };
+  const double rate = per_second(static_cast<double>(total->ops));
   auto us = [&](double p) { return static_cast<double>(total->hist.percentile(p)) / 1000.0; };
   std::printf("mode=%s conns=%u threads=%u size=%zu seconds=%.2f %s=%.0f", echo ? "echo" : "http",
               o.conns, o.threads, echo ? o.size : kRequest.size(), rep.seconds,
               echo ? "msgs_per_s" : "reqs_per_s", rate);
-  if (echo) std::printf(" mb_per_s=%.2f", static_cast<double>(total->bytes) / rep.seconds / 1e6);
+  if (echo) std::printf(" mb_per_s=%.2f", per_second(static_cast<double>(total->bytes)) / 1e6);
   std::printf(" p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu", us(50),
               us(90), us(99), us(99.9), static_cast<double>(total->hist.max()) / 1000.0,
               static_cast<unsigned long long>(errors));
   for (int e = 0; e < kErrorKinds; e++) {
     std::printf(" %s=%llu", kErrorNames[e], static_cast<unsigned long long>(run.errors[e].load()));
   }
-  std::printf(" lg_cpu_pct=%.0f", rep.lg_cpu / rep.seconds * 100);
-  if (rep.srv_cpu >= 0) std::printf(" srv_cpu_pct=%.0f", rep.srv_cpu / rep.seconds * 100);
+  std::printf(" lg_cpu_pct=%.0f", per_second(rep.lg_cpu) * 100);
+  if (rep.srv_cpu >= 0) std::printf(" srv_cpu_pct=%.0f", per_second(rep.srv_cpu) * 100);
   std::printf("\n");
 
   std::printf("weft_loadgen: %s, %u connection%s on %u thread%s, %.1f s: %s %s/s, latency p50 %s, "
