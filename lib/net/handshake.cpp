@@ -18,6 +18,7 @@
 #include <algorithm>
 
 #include <weft/errors.hpp>
+#include <weft/scope.hpp>
 #include <weft/this_fiber.hpp>
 
 #include "ops.hpp"
@@ -60,6 +61,7 @@ bool wait_connected(Io& io, Deadline d, std::error_code& ec) noexcept {
 }  // namespace
 
 bool backoff(milliseconds& delay, milliseconds cap, Deadline d, std::error_code& ec) noexcept {
+  d = std::min(d, weft::current_deadline());  // a deadline scope around the call
   auto now = Clock::now();
   if (d <= now) {
     ec = std::make_error_code(std::errc::timed_out);
@@ -70,6 +72,9 @@ bool backoff(milliseconds& delay, milliseconds cap, Deadline d, std::error_code&
     weft::this_fiber::sleep_until(until);
   } catch (const weft::Cancelled&) {
     ec = std::make_error_code(std::errc::operation_canceled);
+    return false;
+  } catch (const std::system_error& e) {
+    ec = e.code();  // cut short by a deadline scope
     return false;
   }
   delay = std::min(delay * 2, cap);

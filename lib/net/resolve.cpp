@@ -52,6 +52,12 @@ Lookup lookup(const std::string& host, const std::string& service) noexcept {
 }  // namespace
 
 std::vector<SocketAddress> resolve(std::string_view host, std::string_view service, std::error_code& ec) {
+  // getaddrinfo() takes any number as a port and keeps its low 16 bits.
+  if (!service.empty() && service.find_first_not_of("0123456789") == std::string_view::npos &&
+      (service.size() > 5 || std::stoul(std::string(service)) > 65535)) {
+    ec.assign(EAI_SERVICE, resolve_category());
+    return {};
+  }
   std::string h(host), s(service);
   Lookup r;
   try {

@@ -1,0 +1,161 @@
+// Helpers shared by the socket tests: the worker counts every runtime case
+// runs with, a runner that checks a runtime leaves no descriptor,
+// registration or timer behind, a watchdog for cases whose failure mode is a
+// hang, and loopback connection helpers.
+#pragma once
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <doctest/doctest.h>
+#include <weft/net.hpp>
+#include <weft/weft.hpp>
+
+namespace net_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace net = weft::net;
+
+// Every runtime case runs with these worker counts: 1 takes the single-thread
+// paths, 2 and 4 the stealing and cross-thread wake paths (4 oversubscribes a
+// 2-core machine, which makes fibers move between threads more).
+inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
+
+// kWait bounds every wait that should succeed: long enough never to fire on
+// a loaded machine, short enough that a lost wakeup fails the test.
+inline constexpr auto kWait = 10s;
+
+// Watchdog aborts the process when its scope outlives a limit: a hung fiber
+// cannot be unwound, so naming what hung beats a silent meson timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// wait_until() polls pred on a plain thread until it holds or timeout
+// passes; for state with no notification (RuntimeStats counters).
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+// fd_count() is the number of open descriptors of the process.
+inline int fd_count() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // opendir's own descriptor
+}
+
+// run_clean() runs f in a fiber of a fresh runtime with n workers and checks
+// that the runtime leaves nothing behind: no descriptor registered with the
+// reactor once f returns, no timer filed (timers cancelled from another
+// worker are freed lazily, hence the bounded wait), and no descriptor open
+// once the runtime is gone. f returns nothing; assertions go inside it.
+template <class F>
+void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms) {
+  INFO("workers = " << n);
+  Watchdog dog(limit, "test with " + std::to_string(n) + " workers");
+  const int fds_before = fd_count();
+  {
+    weft::Runtime rt(weft::Config{}.worker_threads(n));
+    rt.block_on(std::forward<F>(f));
+    CHECK(rt.stats().registered_fds == 0);
+    CHECK(wait_until([&] { return rt.stats().pending_timers == 0; }, 2000ms));
+    CHECK(rt.stats().live_fibers == 0);
+  }
+  CHECK(fd_count() == fds_before);
+}
+
+// for_each_workers() runs the same case with 1, 2 and 4 workers.
+template <class F>
+void for_each_workers(F&& f, std::chrono::milliseconds limit = 120'000ms) {
+  for (unsigned n : kWorkerCounts) run_clean(n, f, limit);
+}
+
+// ms_since() is the milliseconds since t0, for timing bounds and messages.
+inline long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// Pair is both ends of a loopback TCP connection.
+struct Pair {
+  net::TcpStream client;
+  net::TcpStream server;
+};
+
+// tcp_pair() connects a client to a fresh listener on 127.0.0.1 (or [::1])
+// and accepts it; the listener is closed on return. The kernel completes the
+// handshake from the backlog, so one fiber can connect and then accept.
+inline Pair tcp_pair(const char* where = "127.0.0.1:0") {
+  auto listener = net::TcpListener::bind(where);
+  auto client = net::TcpStream::connect(listener.local_addr(), kWait);
+  auto accepted = listener.accept(kWait);
+  return Pair{std::move(client), std::move(accepted.stream)};
+}
+
+// ipv6_available() is true when [::1] can be bound (not every container has it).
+inline bool ipv6_available() {
+  std::error_code ec;
+  auto l = net::TcpListener::bind(net::SocketAddress::parse("[::1]:0"), {}, ec);
+  return !ec;
+}
+
+// cpu_time() is the process's user + system CPU time (all threads).
+inline std::chrono::microseconds cpu_time() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& tv) { return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec); };
+  return std::chrono::duration_cast<std::chrono::microseconds>(us(ru.ru_utime) + us(ru.ru_stime));
+}
+
+}  // namespace net_test
