@@ -253,7 +253,9 @@ class Command {
   // SIGKILL to its process first. Default false.
   Command& kill_on_drop(bool on);
 
-  // spawn() starts the process. Errors (no such program, not executable,
+  // spawn() starts the process; it returns once the child has called exec
+  // (posix_spawn waits that long, typically well under a millisecond, on the
+  // calling thread). Errors (no such program, not executable,
   // bad working directory, out of descriptors) throw std::system_error whose
   // message names the program; the no-throw form returns an empty Child.
   Child spawn() const;

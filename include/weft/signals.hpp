@@ -14,7 +14,9 @@
 //     thread that still has the signal unblocked (one started earlier) runs
 //     the handler once, which blocks the signal in that thread and sends it
 //     again to the process, where the signalfd reads it. So nothing is lost,
-//     but each such thread then keeps the signal blocked.
+//     but each such thread then keeps the signal blocked, and the signal
+//     becomes readable only once that thread has run the handler (a moment
+//     after kill() returned, instead of at once).
 //
 // A signal sent to one thread that blocks it (pthread_kill(), tgkill(), or
 // raise() in a thread that blocks it) stays pending for that thread alone and
@@ -68,7 +70,10 @@ std::string signal_name(int sig);
 
 // Signals receives the signals it was made for. wait() parks the calling
 // fiber (or blocks a plain thread) until one arrives and returns its number.
-// Not copyable; movable. One fiber at a time may wait on a Signals.
+// Not copyable; movable. One fiber at a time may wait on a Signals. Like any
+// Async, its signalfd is registered with the runtime of the fiber that makes
+// it (or first waits on it), and it must not outlive that runtime: make it in
+// a fiber, and call block_signals() in main() for the threads.
 class Signals {
  public:
   // Signals() blocks sigs in the calling thread, installs the forwarding

@@ -141,8 +141,9 @@ TEST_CASE("stdin piping: cat echoes what the parent writes") {
 }
 
 TEST_CASE("writing to a child that is gone fails with EPIPE instead of killing us") {
+  WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(30s, "EPIPE");
-  weft::Runtime rt(config(2));
+  weft::Runtime rt(config(workers));
   rt.block_on([] {
     auto child = Command("true").stdin(Stdio::piped).spawn();
     auto in = child.take_stdin();
@@ -160,11 +161,12 @@ TEST_CASE("writing to a child that is gone fails with EPIPE instead of killing u
 }
 
 TEST_CASE("environment and working directory") {
+  WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(60s, "env and cwd");
   ScratchDir dir;
   ::setenv("WEFT_TEST_KEEP", "kept", 1);
   ::setenv("WEFT_TEST_DROP", "dropped", 1);
-  weft::Runtime rt(config(2));
+  weft::Runtime rt(config(workers));
   rt.block_on([&] {
     auto o = Command("sh")
                  .args({"-c", "echo \"$WEFT_TEST_KEEP|${WEFT_TEST_DROP-unset}|$WEFT_TEST_NEW|$(pwd -P)\""})
@@ -197,6 +199,7 @@ TEST_CASE("environment and working directory") {
 }
 
 TEST_CASE("spawn errors name the program") {
+  WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(30s, "spawn errors");
   ScratchDir dir;
   auto spawn_error = [](const Command& c) -> std::system_error {
@@ -208,7 +211,7 @@ TEST_CASE("spawn errors name the program") {
     FAIL("spawn did not fail");
     return std::system_error(std::error_code());
   };
-  weft::Runtime rt(config(1));
+  weft::Runtime rt(config(workers));
   rt.block_on([&] {
     auto missing = spawn_error(Command("weft-no-such-program"));
     CHECK(missing.code() == std::errc::no_such_file_or_directory);

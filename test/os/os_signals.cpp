@@ -210,15 +210,22 @@ TEST_CASE("Signals works on a plain thread, without a runtime") {
 }
 
 TEST_CASE("the last Signals restores the disposition and the mask, and drops unread signals") {
+  // The watchdog thread starts with SIGWINCH blocked, so that every thread of
+  // the process blocks it while the Signals objects live: then a kill()
+  // leaves it pending at once, and nothing is forwarded asynchronously (a
+  // forward racing the teardown could reach the restored handler).
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  pthread_sigmask(SIG_BLOCK, &winch, nullptr);
   Watchdog dog(30s, "restore");
+  pthread_sigmask(SIG_UNBLOCK, &winch, nullptr);
+  REQUIRE(count_dir("/proc/self/task", false) == 2);  // main and the watchdog
+
   struct sigaction mine {};
   mine.sa_handler = count_winch;
   sigemptyset(&mine.sa_mask);
   REQUIRE(sigaction(SIGWINCH, &mine, nullptr) == 0);
-  sigset_t winch;
-  sigemptyset(&winch);
-  sigaddset(&winch, SIGWINCH);
-  pthread_sigmask(SIG_UNBLOCK, &winch, nullptr);
   winch_seen = 0;
 
   {
@@ -227,6 +234,8 @@ TEST_CASE("the last Signals restores the disposition and the mask, and drops unr
     struct sigaction now {};
     sigaction(SIGWINCH, nullptr, &now);
     CHECK((now.sa_flags & SA_SIGINFO) != 0);  // the forwarding handler
+    REQUIRE(::kill(::getpid(), SIGWINCH) == 0);
+    CHECK(a.wait(weft::deadline_in(10s)) == SIGWINCH);
     {
       weft::Signals b{SIGWINCH, SIGRTMIN + 6};
       // Sent while watched, read by nobody.
