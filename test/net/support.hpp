@@ -16,6 +16,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #include <doctest/doctest.h>
@@ -100,7 +101,8 @@ inline int fd_count() {
 // that the runtime leaves nothing behind: no descriptor registered with the
 // reactor once f returns, no timer filed (timers cancelled from another
 // worker are freed lazily, hence the bounded wait), and no descriptor open
-// once the runtime is gone. f returns nothing; assertions go inside it.
+// once the runtime is gone. f returns nothing; assertions go inside it. f may
+// take the worker count as its argument.
 template <class F>
 void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms) {
   INFO("workers = " << n);
@@ -108,7 +110,11 @@ void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms) {
   const int fds_before = fd_count();
   {
     weft::Runtime rt(weft::Config{}.worker_threads(n));
-    rt.block_on(std::forward<F>(f));
+    if constexpr (std::is_invocable_v<F&, unsigned>) {
+      rt.block_on([&] { f(n); });
+    } else {
+      rt.block_on(f);
+    }
     CHECK(rt.stats().registered_fds == 0);
     CHECK(wait_until([&] { return rt.stats().pending_timers == 0; }, 2000ms));
     CHECK(rt.stats().live_fibers == 0);

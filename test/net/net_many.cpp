@@ -1,0 +1,109 @@
+// Thousands of concurrent connections: 2000 client fibers connect to one
+// server fiber, and none sends before all 2000 are accepted (the server says
+// "go" only then), so every connection is open at the same time. Then each
+// echoes a few messages of its own and closes.
+#include <sys/resource.h>
+
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace net_test;
+using net::TcpListener;
+using net::TcpStream;
+
+namespace {
+
+constexpr int kClients = 2000;
+constexpr int kRounds = 4;
+
+std::string message(int client, int round) {
+  std::string s = "client " + std::to_string(client) + " round " + std::to_string(round) + " ";
+  s.resize(64 + (client * 7 + round * 13) % 400, static_cast<char>('a' + (client + round) % 26));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("2000 concurrent echo connections") {
+  rlimit lim{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_cur < 2 * kClients + 200) {
+    MESSAGE("skipped: RLIMIT_NOFILE " << lim.rlim_cur << " is below " << 2 * kClients + 200);
+    return;
+  }
+  for_each_workers(
+      [] {
+        net::ListenOptions opts;
+        opts.backlog = 4096;
+        auto listener = TcpListener::bind("127.0.0.1:0", opts);
+        const auto addr = listener.local_addr();
+        std::atomic<int> open{0}, peak{0};
+
+        auto server = weft::spawn([&] {
+          std::vector<TcpStream> conns;
+          conns.reserve(kClients);
+          for (int i = 0; i < kClients; ++i) conns.push_back(listener.accept(30s).stream);
+          std::vector<weft::JoinHandle<std::size_t>> handlers;
+          handlers.reserve(kClients);
+          for (auto& c : conns) {
+            handlers.push_back(weft::spawn([s = std::move(c)]() mutable {
+              s.write_all("g", 1, kWait);
+              char buf[512];
+              std::size_t total = 0;
+              for (;;) {
+                std::size_t n = s.read_some(buf, sizeof buf, kWait);
+                if (n == 0) return total;
+                s.write_all(buf, n, kWait);
+                total += n;
+              }
+            }));
+          }
+          std::size_t sum = 0;
+          for (auto& h : handlers) sum += h.join();
+          return sum;
+        });
+
+        std::vector<weft::JoinHandle<std::size_t>> clients;
+        clients.reserve(kClients);
+        for (int i = 0; i < kClients; ++i) {
+          clients.push_back(weft::spawn([&, i] {
+            auto s = TcpStream::connect(addr, 30s);
+            int now = ++open;
+            for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
+            }
+            char go;
+            s.read_exact(&go, 1, 30s);
+            std::size_t sent = 0;
+            for (int r = 0; r < kRounds; ++r) {
+              std::string m = message(i, r), back(m.size(), '\0');
+              s.write_all(m.data(), m.size(), kWait);
+              s.read_exact(back.data(), back.size(), kWait);
+              if (back != m) return std::size_t{0};
+              sent += m.size();
+            }
+            s.shutdown(net::Shutdown::write);
+            char c;
+            if (s.read_some(&c, 1, kWait) != 0) return std::size_t{0};
+            --open;
+            return sent;
+          }));
+        }
+        std::size_t expected = 0, total = 0;
+        for (int i = 0; i < kClients; ++i) {
+          for (int r = 0; r < kRounds; ++r) expected += message(i, r).size();
+        }
+        int bad = 0;
+        for (auto& c : clients) {
+          std::size_t n = c.join();
+          total += n;
+          bad += n == 0;
+        }
+        CHECK(bad == 0);
+        CHECK(total == expected);
+        CHECK(server.join() == expected);
+        CHECK(peak.load() == kClients);  // all were open at once
+      },
+      300'000ms);
+}
