@@ -41,8 +41,9 @@ Reactor::Reactor() = default;
 
 Reactor::~Reactor() { stop(); }
 
-void Reactor::start(std::string thread_name) {
+void Reactor::start(std::string thread_name, std::function<void()> on_tick) {
   stop_.store(0);
+  on_tick_ = std::move(on_tick);
   thread_ = std::thread([this, name = std::move(thread_name)] {
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     thread_main();
@@ -197,6 +198,7 @@ void Reactor::thread_main() noexcept {
     timespec ts{0, static_cast<long>(period_ns)};
     syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&stop_), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
     if (stop_.load(std::memory_order_acquire)) break;
+    if (on_tick_) on_tick_();
     bool needed = has_sources() && !blocking_poller_.load(std::memory_order_relaxed) &&
                   now_ns() - last_poll_ns_.load(std::memory_order_relaxed) >= kMinPeriod;
     if (needed && poll(nullptr, std::chrono::nanoseconds(0)) > 0) {

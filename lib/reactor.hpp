@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -49,8 +50,9 @@ class Reactor {
   Reactor();
   ~Reactor();
 
-  // start()/stop() run the reactor thread.
-  void start(std::string thread_name);
+  // start()/stop() run the reactor thread; on_tick runs on it at every wakeup
+  // (1 to 10 ms apart), for the runtime's monitor.
+  void start(std::string thread_name, std::function<void()> on_tick);
   void stop() noexcept;
 
   // add() registers fd (made non-blocking by the caller). Throws system_error.
@@ -93,6 +95,7 @@ class Reactor {
   std::atomic<std::size_t> sources_{0};
 
   std::thread thread_;
+  std::function<void()> on_tick_;
   std::atomic<std::uint32_t> stop_{0};
 };
 

@@ -42,7 +42,8 @@ void RuntimeCore::start() {
   sleeper_count_.store(0);
   sleepers_.clear();
   state_.store(kRunning, std::memory_order_seq_cst);
-  reactor.start(cfg.thread_name_prefix() + "r");
+  watch_.assign(nworkers, Watch{});
+  reactor.start(cfg.thread_name_prefix() + "r", [this] { monitor(); });
   for (auto& w : workers) {
     Worker* wp = w.get();
     try {
@@ -106,13 +107,59 @@ void RuntimeCore::wait_for_fibers() noexcept {
     std::uint32_t seq = exit_seq_.load(std::memory_order_acquire);
     if (live_count() == 0) return;
     if (std::chrono::steady_clock::now() >= deadline) {
-      logger().error("shutdown: {} fibers still running after cancellation; waiting for them", live_count());
+      log_stragglers();
       deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
     }
     // Fibers that finish bump exit_seq_; the timeout re-checks in any case.
     std::unique_lock<std::mutex> lk(exit_mu_);
     exit_cv_.wait_for(lk, std::chrono::milliseconds(100),
                       [&] { return exit_seq_.load(std::memory_order_acquire) != seq; });
+  }
+}
+
+void RuntimeCore::log_stragglers() noexcept {
+  constexpr std::size_t kMaxNames = 16;
+  std::string names;
+  std::size_t n = 0;
+  auto collect = [&](LiveList& l) {
+    std::lock_guard<SpinLock> g(l.lock);
+    for (FiberRecord* r = l.head; r; r = r->live_next, ++n) {
+      if (n >= kMaxNames) continue;
+      if (!names.empty()) names += ", ";
+      names += '\'';
+      names += *r->task->name() ? r->task->name() : "(unnamed)";
+      names += '\'';
+    }
+  };
+  collect(outside_live);
+  for (auto& w : workers) collect(w->live);
+  logger().error("shutdown: {} fibers still running after cancellation ({}{}); still waiting", n, names,
+                 n > kMaxNames ? ", ..." : "");
+}
+
+void RuntimeCore::monitor() noexcept {
+  // A worker that has picked no fiber since the last look is stuck in one:
+  // fibers waiting behind it (its LIFO slot, its queue) need another worker,
+  // so wake one if all are asleep; and a long stall is worth a warning.
+  const auto now = std::chrono::steady_clock::now();
+  for (unsigned i = 0; i < workers.size() && i < watch_.size(); ++i) {
+    Worker* w = workers[i].get();
+    Watch& wt = watch_[i];
+    std::uint64_t s = w->switches();
+    if (s != wt.switches || w->idle()) {
+      if (wt.reported)
+        logger().warn("worker {} moves again after {} ms", i,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
+      wt = Watch{s, now, false};
+      continue;
+    }
+    if (now - wt.since >= std::chrono::milliseconds(1) && (w->has_lifo() || w->queued() != 0)) notify_idle();
+    if (!wt.reported && now - wt.since >= cfg.stall_threshold()) {
+      wt.reported = true;
+      logger().warn("worker {} has run fiber '{}' for {} ms without a pause; fibers queued behind it move to other "
+                    "workers (use weft::unblock() for blocking calls)",
+                    i, w->running_name(), std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
+    }
   }
 }
 

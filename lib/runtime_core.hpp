@@ -48,6 +48,10 @@ class RuntimeCore {
   // end_search() returns true if the caller was the last searcher.
   bool end_search() noexcept { return searching_.fetch_sub(1, std::memory_order_seq_cst) == 1; }
   void add_sleeper(Worker* w) noexcept;
+  // has_idle() is a hint: some worker is parked or looking for work.
+  bool has_idle() const noexcept {
+    return sleeper_count_.load(std::memory_order_relaxed) != 0 || searching_.load(std::memory_order_relaxed) != 0;
+  }
   // remove_sleeper() returns false if w was already taken off by notify_idle().
   bool remove_sleeper(Worker* w) noexcept;
 
@@ -72,6 +76,16 @@ class RuntimeCore {
   static constexpr int kStopped = 0, kRunning = 1, kStopping = 2;
   void cancel_all() noexcept;
   void wait_for_fibers() noexcept;
+  void log_stragglers() noexcept;
+  void monitor() noexcept;
+
+  // Per-worker view of the monitor (reactor thread only).
+  struct Watch {
+    std::uint64_t switches = 0;
+    std::chrono::steady_clock::time_point since{};
+    bool reported = false;
+  };
+  std::vector<Watch> watch_;
 
   std::mutex lifecycle_mu_;  // serializes start() and shutdown()
   std::atomic<int> state_{kStopped};

@@ -110,9 +110,12 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     Ctx* self = cur->ctx;
     self->attach(ctx);
     w->note_spawn();
+    // Run the child now. We wait in the LIFO slot and resume when it parks or
+    // ends; but if a worker is idle, we go to the stealable queue and wake it,
+    // so that a child that runs long does not hold us (and our later spawns)
+    // back while a core has nothing to do.
+    if (rt->nworkers > 1 && rt->has_idle()) w->mark_yielding(self);
     w->set_running(ctx);
-    // Run the child now; we become ready (LIFO slot) and resume when it parks
-    // or ends, unless another worker steals us first.
     ctx->resume(self);
   } else {
     rt->inject(ctx);

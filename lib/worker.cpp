@@ -10,6 +10,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "fiber_record.hpp"
@@ -68,7 +69,7 @@ void Worker::thread_main() noexcept {
     boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);
     sched = Ctx::active()->get_scheduler();
     Ctx* self = Ctx::active();
-    running_ = self;
+    running_.store(self, std::memory_order_relaxed);
     std::unique_lock<std::mutex> lk(main_mu_);
     if (!stop_) {
       // The thread's own context parks until request_stop(); meanwhile the
@@ -132,8 +133,9 @@ void Worker::awakened(Ctx* ctx) noexcept {
     push_stealable(ctx);
     return;
   }
-  if (lifo_) push_stealable(lifo_);
-  lifo_ = ctx;
+  // Detached, another worker can take it over if we get stuck (steal_lifo).
+  if (rt->nworkers > 1) ctx->detach();
+  if (Ctx* old = lifo_.exchange(ctx, std::memory_order_acq_rel)) push_stealable(old);
 }
 
 Ctx* Worker::attach(Ctx* ctx) noexcept {
@@ -174,8 +176,9 @@ void Worker::found_work() noexcept {
 
 Ctx* Worker::pick_next() noexcept {
   Ctx* ctx = choose();
+  switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (ctx) {
-    running_ = ctx;
+    running_.store(ctx, std::memory_order_relaxed);
     if (woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
   }
   return ctx;
@@ -198,13 +201,14 @@ Ctx* Worker::choose() noexcept {
     pinned_.pop_front();
     return ctx;
   }
-  if (lifo_) {
-    if (lifo_streak_ < kMaxLifoStreak) {
+  if (lifo_.load(std::memory_order_relaxed)) {
+    Ctx* ctx = lifo_.exchange(nullptr, std::memory_order_acq_rel);
+    if (ctx && lifo_streak_ < kMaxLifoStreak) {
       ++lifo_streak_;
-      return std::exchange(lifo_, nullptr);
+      return attach(ctx);
     }
     // The slot has had its turns: its fiber queues behind the others.
-    push_stealable(std::exchange(lifo_, nullptr));
+    if (ctx) push_stealable(ctx);
   }
   lifo_streak_ = 0;
   if (Ctx* ctx = queue_.pop()) return attach(ctx);
@@ -216,7 +220,7 @@ Ctx* Worker::choose() noexcept {
 }
 
 bool Worker::has_ready_fibers() const noexcept {
-  return lifo_ || !pinned_.empty() || queue_.size_hint() != 0;
+  return has_lifo() || !pinned_.empty() || queue_.size_hint() != 0;
 }
 
 bool Worker::work_visible() const noexcept {
@@ -227,6 +231,21 @@ bool Worker::work_visible() const noexcept {
 }
 
 void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
+  idle_.store(true, std::memory_order_relaxed);
+  suspend_until_impl(tp);
+  idle_.store(false, std::memory_order_relaxed);
+}
+
+std::string Worker::running_name() const {
+  Ctx* ctx = running();
+  FiberRecord* rec = ctx ? record_of(ctx) : nullptr;
+  if (!rec) return "(scheduler)";
+  const char* n = rec->task->name();
+  std::string s(n, strnlen(n, 64));
+  return s.empty() ? "(unnamed)" : s;
+}
+
+void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept {
   using clock = std::chrono::steady_clock;
   tp = std::min(tp, timers_.next_deadline());
   // The dispatcher drains the remote queue right after this returns.
@@ -235,6 +254,11 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
   // 25-35 us it costs to wake a parked thread on a virtual machine.
   if (!woken_searching.exchange(true, std::memory_order_acq_rel)) rt->begin_search();
   const auto spin_end = clock::now() + rt->cfg.idle_spin();
+  // What each worker had picked when we went idle: one that has picked
+  // nothing since is stuck in a fiber, and its LIFO fiber is ours to take.
+  std::uint64_t seen[64];
+  const unsigned nseen = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), 64);
+  for (unsigned k = 0; k < nseen; ++k) seen[k] = rt->workers[k]->switches();
   for (unsigned i = 0;; ++i) {
     if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
     if (work_visible()) return;  // stays searching until it finds the work
@@ -244,9 +268,11 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
       if (now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
       if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0)) > 0) return;
+      if ((i & 4095) == 4095 && steal_lifo(seen)) return;
     }
     spin_pause();
   }
+  if (steal_lifo(seen)) return;
   // Park. Register as a sleeper before leaving the searchers, then look once
   // more: a fiber pushed after that look sees a sleeper and no searcher, and
   // wakes someone.
@@ -273,6 +299,22 @@ void Worker::suspend_until(std::chrono::steady_clock::time_point tp) noexcept {
     if (!polled) parker_.park_until(tp);
   }
   rt->remove_sleeper(this);
+}
+
+bool Worker::steal_lifo(const std::uint64_t* seen) noexcept {
+  const unsigned n = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), 64);
+  for (unsigned k = 0; k < n; ++k) {
+    Worker* v = rt->workers[k].get();
+    if (v == this || v->switches() != seen[k] || !v->has_lifo()) continue;
+    // Go steals a busy processor's next goroutine only on its last pass, for
+    // the same reason: the owner usually runs it within microseconds.
+    if (Ctx* ctx = v->lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+      steals.fetch_add(1, std::memory_order_relaxed);
+      push_stealable(ctx);
+      return true;
+    }
+  }
+  return false;
 }
 
 void Worker::notify() noexcept {

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <boost/fiber/algo/algorithm.hpp>
@@ -73,6 +74,11 @@ class Worker {
   // queued() is a hint of how many fibers another worker could steal.
   std::uint32_t queued() const noexcept { return queue_.size_hint(); }
 
+  // switches() counts the fibers this worker has picked; unchanged over time
+  // means it is stuck in one. has_lifo() tells whether its LIFO slot is full.
+  std::uint64_t switches() const noexcept { return switches_.load(std::memory_order_relaxed); }
+  bool has_lifo() const noexcept { return lifo_.load(std::memory_order_relaxed) != nullptr; }
+
   RuntimeCore* const rt;
   const unsigned index;
   boost::fibers::scheduler* sched = nullptr;  // set on the thread at start
@@ -94,8 +100,15 @@ class Worker {
   // running() is the context this worker runs now: set whenever the algorithm
   // picks one (and by spawn, which switches to the child directly). Faster than
   // Boost's context::active(), a global-dynamic thread_local in a shared library.
-  Ctx* running() const noexcept { return running_; }
-  void set_running(Ctx* ctx) noexcept { running_ = ctx; }
+  Ctx* running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  void set_running(Ctx* ctx) noexcept { running_.store(ctx, std::memory_order_relaxed); }
+
+  // idle() is true while the worker looks for work or sleeps. Any thread.
+  bool idle() const noexcept { return idle_.load(std::memory_order_relaxed); }
+
+  // running_name() copies the name of the fiber running now, for the monitor
+  // (a best effort: the fiber may end as we read).
+  std::string running_name() const;
 
   // next_color() cycles the stack-top offsets of fibers spawned here.
   unsigned next_color() noexcept { return color_++; }
@@ -107,14 +120,24 @@ class Worker {
   Ctx* steal() noexcept;
   Ctx* attach(Ctx* ctx) noexcept;
   bool work_visible() const noexcept;
+  bool steal_lifo(const std::uint64_t* seen) noexcept;
+  void suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept;
   void maintain() noexcept;
   void found_work() noexcept;
 
   RunQueue<Ctx> queue_;
   Timers timers_;
   // Owner-only scheduling state.
-  Ctx* running_ = nullptr;
-  Ctx* lifo_ = nullptr;
+  std::atomic<Ctx*> running_{nullptr};
+  std::atomic<bool> idle_{false};
+  // lifo_ is written by the owner; another worker may take it with an
+  // exchange when the owner has not switched fibers for a while (steal_lifo).
+  // Its fiber is detached like a queued one when the runtime has two workers
+  // or more.
+  std::atomic<Ctx*> lifo_{nullptr};
+  // switches_ counts picks; other threads read it to see a worker stuck in one
+  // fiber. Written by the owner only.
+  std::atomic<std::uint64_t> switches_{0};
   unsigned color_ = 0;
   std::uint32_t dispatch_countdown_ = kDispatchInterval;
   Ctx* dispatcher_ = nullptr;

@@ -68,9 +68,17 @@ class Config {
   std::chrono::microseconds idle_spin() const noexcept { return idle_spin_; }
   Config& idle_spin(std::chrono::microseconds d) noexcept { idle_spin_ = d; return *this; }
 
+  // stall_threshold() is how long a worker may run one fiber without a pause
+  // (a blocking call, a long loop) before the log warns about it, naming the
+  // fiber. Fibers queued behind a stuck worker are taken over by other workers
+  // after about a millisecond, whatever this setting. Default 100 ms.
+  std::chrono::milliseconds stall_threshold() const noexcept { return stall_threshold_; }
+  Config& stall_threshold(std::chrono::milliseconds d) noexcept { stall_threshold_ = d; return *this; }
+
   // shutdown_grace() is how long shutdown waits for cancelled fibers to unwind
-  // before it logs the names of those still alive (it keeps waiting: a running
-  // fiber's stack cannot be taken from it). Default 5 s.
+  // before it logs the names of those still alive, and then again each period
+  // (it keeps waiting: a running fiber's stack cannot be taken from it).
+  // Default 5 s.
   std::chrono::milliseconds shutdown_grace() const noexcept { return shutdown_grace_; }
   Config& shutdown_grace(std::chrono::milliseconds d) noexcept { shutdown_grace_ = d; return *this; }
 
@@ -84,6 +92,7 @@ class Config {
   std::chrono::milliseconds blocking_keep_alive_{10'000};
   std::chrono::microseconds idle_spin_{50};
   std::chrono::milliseconds shutdown_grace_{5'000};
+  std::chrono::milliseconds stall_threshold_{100};
 };
 
 }  // namespace weft

@@ -3,10 +3,12 @@
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 #include <weft/config.hpp>
 #include <weft/spawn.hpp>
+#include <weft/this_fiber.hpp>
 
 namespace weft {
 
@@ -56,6 +58,9 @@ class Runtime {
   // exception. Must not be called from inside a fiber (std::logic_error).
   template <class F>
   detail::FiberResult<F> block_on(F&& f) {
+    // Blocking a worker thread inside a fiber would stall every fiber behind
+    // it (or deadlock its own runtime): spawn and join instead.
+    if (this_fiber::in_fiber()) throw std::logic_error("weft: block_on() called from inside a fiber; use spawn() and join()");
     return spawn(std::forward<F>(f)).join();
   }
 

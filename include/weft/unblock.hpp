@@ -28,7 +28,7 @@ std::invoke_result_t<F&> unblock(F&& f) {
     F& fn;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
     std::exception_ptr error;
-  } frame{f};
+  } frame{f, {}, {}};
   detail::unblock_run(
       [](void* p) noexcept {
         auto* fr = static_cast<Frame*>(p);
