@@ -95,20 +95,22 @@ build() {
 # Results of the test legs, for the closing line.
 failed_legs=()
 
-# run_leg NAME DIR [VAR=VALUE...] -- [MESON-TEST-ARGS...] runs one leg of
-# `meson test` with those environment variables and records whether it passed;
-# a failed leg does not stop the others.
+# run_leg NAME DIR MINUTES [VAR=VALUE...] -- [MESON-TEST-ARGS...] runs one leg
+# of `meson test` with those environment variables, stopped after MINUTES so
+# that hung tests cannot eat CI's 90 minutes, and records whether it passed; a
+# failed leg does not stop the others.
 run_leg() {
-  local name=$1 dir=$2 vars=()
-  shift 2
+  local name=$1 dir=$2 minutes=$3 vars=()
+  shift 3
   while [[ $# -gt 0 && $1 != -- ]]; do
     vars+=("$1")
     shift
   done
   [[ $# -gt 0 ]] && shift
-  log "test leg '$name' ($dir/)${vars[*]:+ with ${vars[*]}}"
+  log "test leg '$name' ($dir/, at most $minutes min)${vars[*]:+ with ${vars[*]}}"
   rm -f "$dir/meson-logs/testlog.json"
-  if ! env "${vars[@]}" meson test -C "$dir" --print-errorlogs "$@"; then
+  if ! timeout --kill-after=30 "${minutes}m" \
+    env "${vars[@]}" meson test -C "$dir" --print-errorlogs "$@"; then
     failed_legs+=("$name")
   fi
 }
@@ -143,7 +145,7 @@ sanitize_legs() {
   log "configuring and compiling $asan_dir/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
   if configure "$asan_dir" "${asan_opts[@]}" && meson compile -C "$asan_dir"; then
     # The packaging suite rebuilds weft from scratch without sanitizers: skipped.
-    run_leg asan "$asan_dir" "${asan_env[@]}" -- --no-suite packaging --timeout-multiplier 3
+    run_leg asan "$asan_dir" 25 "${asan_env[@]}" -- --no-suite packaging --timeout-multiplier 2
   else
     failed_legs+=("asan-build")
   fi
@@ -178,7 +180,7 @@ case ${1:-} in
   test)
     start=$SECONDS
     build
-    run_leg tests "$build_dir" --
+    run_leg tests "$build_dir" 30 --
     sanitize_legs
     echo
     echo "setup.sh test: $((SECONDS - start)) s"
