@@ -35,6 +35,8 @@ class RecvCase final : public SelectCase {
     node.value = &value_;
     return core_->try_recv_locked(value_);
   }
+  bool may_complete() const noexcept override { return core_->may_recv(); }
+  bool spins() const noexcept override { return core_->spins(); }
 
   void fire(Ready how) override {
     if constexpr (std::is_invocable_v<F&, std::optional<T>>) {
@@ -67,6 +69,8 @@ class SendCase final : public SelectCase {
     node.value = &value_;
     return core_->try_send_locked(value_);
   }
+  bool may_complete() const noexcept override { return core_->may_send(); }
+  bool spins() const noexcept override { return core_->spins(); }
 
   void fire(Ready how) override {
     if constexpr (std::is_invocable_v<F&, bool>) {

@@ -1,11 +1,11 @@
-// The contended half of ChannelLock: a bounded spin, then a futex sleep (the
-// three-state mutex of Drepper's "Futexes Are Tricky"): kContended tells the
-// unlocker that someone may sleep and needs a FUTEX_WAKE.
-#include <weft/detail/channel_lock.hpp>
+// The contended half of ChannelLock: spin on a plain load (so waiting does
+// not bounce the cache line), and after a while give the CPU away, in case
+// the holder was preempted. And Spinner, the wait before parking.
+#include <sched.h>
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <algorithm>
+
+#include <weft/detail/channel_lock.hpp>
 
 namespace weft::detail {
 
@@ -19,36 +19,47 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Spin long enough to cover a critical section that wakes a waiter on another
-// worker (a remote-queue push, rarely a futex wake: a few microseconds), not so
-// long that a preempted holder costs much CPU.
-constexpr int kSpins = 128;
+// Spins before the first sched_yield(): enough to cover a critical section
+// that wakes a waiter on another worker (a remote-queue push, rarely a futex
+// wake: a few microseconds), little enough that a preempted holder costs
+// little CPU.
+constexpr int kSpins = 256;
+
+// A Spinner's budget: a few times what a counterpart on another core needs to
+// produce or consume the next value, well under a park and a cross-thread
+// wake (several microseconds, tens when the other worker's thread sleeps).
+constexpr auto kSpinBudget = std::chrono::microseconds(2);
+// Pauses between two looks at the clock.
+constexpr unsigned kPausesPerStep = 16;
 
 }  // namespace
 
 void ChannelLock::lock_slow() noexcept {
-  for (int i = 0; i < kSpins; ++i) {
-    std::uint32_t w = word_.load(std::memory_order_relaxed);
-    if (w == kFree) {
-      if (word_.compare_exchange_weak(w, kHeld, std::memory_order_acquire,
-                                      std::memory_order_relaxed))
-        return;
-    } else if (w == kContended) {
-      break;  // others sleep already: queue behind them rather than spin
+  int spins = 0;
+  for (;;) {
+    while (word_.load(std::memory_order_relaxed) != 0) {
+      if (++spins < kSpins) {
+        cpu_relax();
+      } else {
+        sched_yield();
+      }
     }
-    cpu_relax();
-  }
-  // Taking the word as kContended may over-report sleepers (one spare wake on
-  // unlock), never under-report them.
-  while (word_.exchange(kContended, std::memory_order_acquire) != kFree) {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, kContended,
-            nullptr, nullptr, 0);
+    if (!word_.exchange(1, std::memory_order_acquire)) return;
   }
 }
 
-void ChannelLock::wake_one() noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word_), FUTEX_WAKE_PRIVATE, 1, nullptr,
-          nullptr, 0);
+Spinner::Spinner(std::chrono::steady_clock::time_point d) noexcept
+    : end_(std::min(d, std::chrono::steady_clock::now() + kSpinBudget)) {}
+
+bool Spinner::next() noexcept {
+  for (unsigned i = 0; i < kPausesPerStep; ++i) cpu_relax();
+  // The clock costs ~20 ns: look at it every fourth step.
+  return (++steps_ & 3) != 0 || std::chrono::steady_clock::now() < end_;
+}
+
+std::uintptr_t thread_site() noexcept {
+  static thread_local char site __attribute__((tls_model("initial-exec")));
+  return reinterpret_cast<std::uintptr_t>(&site);
 }
 
 }  // namespace weft::detail

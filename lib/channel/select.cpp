@@ -63,12 +63,33 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
   };
 
   // First pass: one lock at a time; a ready case costs one lock round trip.
+  const std::uintptr_t me = thread_site();
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = at(k);
-    ChannelGuard g(cases[i]->ch->lock);
-    if (Ready r = cases[i]->poll_locked(); r != Ready::not_ready) return {static_cast<int>(i), r};
+    SelectCase* c = cases[i];
+    ChannelGuard g(c->ch->lock);
+    Sites::note(c->sends ? c->ch->sites.sender : c->ch->sites.receiver, me);
+    if (Ready r = c->poll_locked(); r != Ready::not_ready) return {static_cast<int>(i), r};
   }
   if (!block) return {};
+
+  // Spin while a counterpart on another thread may be about to act.
+  auto spins = [me](SelectCase* c) {
+    return c->spins() &&
+           Sites::elsewhere(c->sends ? c->ch->sites.receiver : c->ch->sites.sender, me);
+  };
+  if (std::any_of(cases, cases + n, spins)) {
+    Spinner spin(d);
+    while (spin.next()) {
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t i = at(k);
+        if (!cases[i]->may_complete()) continue;
+        ChannelGuard g(cases[i]->ch->lock);
+        if (Ready r = cases[i]->poll_locked(); r != Ready::not_ready)
+          return {static_cast<int>(i), r};
+      }
+    }
+  }
 
   // Second pass under every lock: nothing can change between the last look
   // and the parking, so a value sent meanwhile is not missed.

@@ -1,43 +1,40 @@
-// weft::detail::ChannelLock: the lock of one channel. No API promise.
+// The short busy waits of channels: ChannelLock, the lock of one channel, and
+// Spinner, the brief wait of a sender or receiver before it parks. No API
+// promise.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace weft::detail {
 
 // ChannelLock guards a channel's buffer and wait queues. Its critical sections
-// are a few dozen instructions plus, at most, the wake of one waiter; they
-// never park. So it spins first, and only a thread that still finds it taken
-// sleeps on a futex: with more workers (or plain threads) than cores, a holder
-// preempted by the kernel then gets its CPU back instead of being spun against.
-// It blocks the worker thread, not just the fiber: never hold it across a park.
+// are a few dozen instructions plus, at most, the wake of one waiter, and they
+// never park; so it is a test-and-test-and-set spinlock whose unlock is a
+// plain store: one atomic read-modify-write per lock/unlock pair, where a
+// futex-based lock needs two (each costs ~20 ns on these VMs, as much as the
+// rest of a send). A thread that keeps finding it taken yields its CPU, so a
+// holder preempted by the kernel (more workers or threads than cores) gets to
+// run. It spins the worker thread, not just the fiber: never hold it across a
+// park.
 class ChannelLock {
  public:
   ChannelLock() noexcept = default;
   ChannelLock(const ChannelLock&) = delete;
   ChannelLock& operator=(const ChannelLock&) = delete;
 
-  // lock() takes the lock: one compare-and-swap when it is free.
   void lock() noexcept {
-    std::uint32_t expected = kFree;
-    if (word_.compare_exchange_weak(expected, kHeld, std::memory_order_acquire,
-                                    std::memory_order_relaxed))
-      return;
+    if (!word_.exchange(1, std::memory_order_acquire)) return;
     lock_slow();
   }
 
-  // unlock() releases it and wakes one sleeper if any marked the word.
-  void unlock() noexcept {
-    if (word_.exchange(kFree, std::memory_order_release) == kContended) wake_one();
-  }
+  void unlock() noexcept { word_.store(0, std::memory_order_release); }
 
  private:
-  static constexpr std::uint32_t kFree = 0, kHeld = 1, kContended = 2;
   void lock_slow() noexcept;
-  void wake_one() noexcept;
 
-  std::atomic<std::uint32_t> word_{kFree};  // kFree, kHeld, or kContended (held, sleepers may wait)
+  std::atomic<std::uint32_t> word_{0};  // 1 while held
 };
 
 // ChannelGuard holds a ChannelLock for a scope; unlock() ends it early.
@@ -56,6 +53,48 @@ class ChannelGuard {
 
  private:
   ChannelLock* lock_;
+};
+
+// Spinner paces the short busy wait of a sender or receiver that found its
+// channel not ready, before it parks. A counterpart running on another thread
+// usually acts within a microsecond or two, far less than a park plus a
+// cross-thread wake cost, and waiting it out keeps a producer and a consumer
+// on two workers streaming instead of waking each other every few values.
+// The wait does not yield: a yielded fiber is offered to other workers, which
+// would move it about. So only spin when the counterpart last ran on another
+// thread (see thread_site()): on the same worker it cannot act meanwhile.
+class Spinner {
+ public:
+  // Spinner(d) starts a budget of a few microseconds, cut short by d.
+  explicit Spinner(std::chrono::steady_clock::time_point d) noexcept;
+
+  // next() waits a moment; false once the budget is spent: then park.
+  bool next() noexcept;
+
+ private:
+  std::chrono::steady_clock::time_point end_;  // when the budget runs out
+  unsigned steps_ = 0;                         // steps taken
+};
+
+// thread_site() identifies the calling OS thread (a worker, or a plain
+// thread), cheaply: channels note where each side last ran, to decide whether
+// spinning can pay off.
+std::uintptr_t thread_site() noexcept;
+
+// Sites records where a channel's senders and receivers last ran. Relaxed
+// loads and stores: a stale value only costs a useless spin or a park.
+struct Sites {
+  std::atomic<std::uintptr_t> sender{0};
+  std::atomic<std::uintptr_t> receiver{0};
+
+  static void note(std::atomic<std::uintptr_t>& at, std::uintptr_t me) noexcept {
+    if (at.load(std::memory_order_relaxed) != me) at.store(me, std::memory_order_relaxed);
+  }
+  // elsewhere() is true when `other` is known and is not the caller's thread.
+  static bool elsewhere(const std::atomic<std::uintptr_t>& other, std::uintptr_t me) noexcept {
+    const std::uintptr_t o = other.load(std::memory_order_relaxed);
+    return o != 0 && o != me;
+  }
 };
 
 }  // namespace weft::detail

@@ -8,6 +8,7 @@
 // completes that case, and the other nodes turn dead.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include <weft/detail/channel_lock.hpp>
@@ -99,7 +100,13 @@ struct ChannelBase {
   ChannelLock lock;
   WaitQueue senders;    // parked senders: only while the buffer is full
   WaitQueue receivers;  // parked receivers: only while the buffer is empty
-  bool closed = false;  // set once by close(), under lock
+  // closed is set once by close(), under lock; atomic (relaxed loads and
+  // stores, plain moves) only so that a spinning sender or receiver may peek.
+  std::atomic<bool> closed{false};
+
+  Sites sites;  // the threads where a sender and a receiver last ran
+
+  bool is_closed_locked() const noexcept { return closed.load(std::memory_order_relaxed); }
 };
 
 }  // namespace weft::detail

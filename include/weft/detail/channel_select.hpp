@@ -21,6 +21,12 @@ class SelectCase {
   // case's value first, so a moved case object still works.
   virtual Ready poll_locked() = 0;
 
+  // may_complete() guesses, without the lock, whether poll_locked() could
+  // succeed now; spins() tells whether waiting for that can pay off (see
+  // ChannelCore::may_send()).
+  virtual bool may_complete() const noexcept = 0;
+  virtual bool spins() const noexcept = 0;
+
   // fire() runs the case's callback once the case won with outcome how.
   virtual void fire(Ready how) = 0;
 
@@ -42,7 +48,8 @@ struct SelectResult {
 
 // select_run() completes one of the n cases: it first tries each in turn from
 // a random start (so no case starves when several are ready), then, if block,
-// takes every channel's lock (in address order, so two selects cannot
+// spins briefly (see Spinner) while any case may turn ready, then takes every
+// channel's lock (in address order, so two selects cannot
 // deadlock), tries again, and parks one Waiter behind a node in every queue
 // until one case completes, d (or the caller's deadline scope) passes, or the
 // fiber is cancelled. Without block it returns index -1 when nothing is ready.
