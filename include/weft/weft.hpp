@@ -15,3 +15,6 @@
 #include <weft/fs.hpp>
 #include <weft/process.hpp>
 #include <weft/signals.hpp>
+#include <weft/channel.hpp>
+#include <weft/select.hpp>
+#include <weft/oneshot.hpp>
