@@ -259,7 +259,16 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
       ec = code(e);
       return Child();
     }
-    if (cwd_ && path[0] != '/') path = std::filesystem::absolute(path).string();
+    if (cwd_ && path[0] != '/') {
+      // Found relative to our directory; the child will be in another.
+      std::error_code abs_ec;
+      auto abs = std::filesystem::absolute(path, abs_ec);
+      if (abs_ec) {
+        ec = abs_ec;
+        return Child();
+      }
+      path = abs.string();
+    }
   }
 
   std::vector<char*> argv;
@@ -308,6 +317,9 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
   }
   posix_spawnattr_setflags(&attr.attr, flags);
 
+  // Allocated first: once the process exists, nothing may fail before a
+  // Child owns it.
+  auto state = std::make_unique<detail::ChildState>();
   pid_t pid = 0;
   int e = ::posix_spawn(&pid, path.c_str(), &fa.fa, &attr.attr, argv.data(), custom_env ? envp.data() : environ);
   if (e != 0) {
@@ -318,7 +330,7 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
   for (auto& p : pipes) p.child.reset();
 
   Child child;
-  child.state_ = std::make_unique<detail::ChildState>();
+  child.state_ = std::move(state);
   child.state_->pid = pid;
   child.state_->kill_on_drop = kill_on_drop_;
   // From here on the Child owns the process: on any failure its destructor
@@ -338,7 +350,10 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
     if (pipes[1].parent) child.stdout_ = PipeReader(std::move(pipes[1].parent));
     if (pipes[2].parent) child.stderr_ = PipeReader(std::move(pipes[2].parent));
   } catch (const std::system_error& x) {
+    // The caller gets an error and never sees this process: do not leave it
+    // running (the Child's destructor kills it, then reaps it).
     ec = x.code();
+    child.state_->kill_on_drop = true;
     return Child();
   }
   return child;

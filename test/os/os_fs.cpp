@@ -267,24 +267,45 @@ TEST_CASE("file calls leave the worker free for other fibers") {
 }
 
 TEST_CASE("a cancelled fiber's file call throws Cancelled") {
+  WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(30s, "fs cancel");
   ScratchDir dir;
-  weft::Runtime rt(config(2));
+  weft::Runtime rt(config(workers));
   rt.block_on([&] {
-    auto p = dir.path() / "c.txt";
-    wfs::write(p, "x");
-    // The new fiber runs at once and parks in the call; the cancel lands
-    // while the job is on the pool (or before it starts, if stolen first).
-    auto h = weft::spawn([&] { return wfs::read_to_string(p); });
+    // Cancelled while its job runs on the pool: the job (an open() of a FIFO,
+    // which blocks until a writer comes) ends first, then Cancelled. (If the
+    // cancel lands before the call, the job never starts: Cancelled too.)
+    auto fifo = dir.path() / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto h = weft::spawn([&] { return wfs::read_to_string(fifo); });
     h.cancel();
+    // Let a started job finish: open the writing end once a reader is there.
+    for (auto t_end = Clock::now() + 10s; !h.is_finished() && Clock::now() < t_end;) {
+      int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (w >= 0) {
+        CHECK(::write(w, "x", 1) == 1);
+        ::close(w);
+        break;
+      }
+      weft::this_fiber::yield();
+    }
     CHECK_THROWS_AS(h.join(), weft::Cancelled);
+
+    // Cancelled before the call: the no-throw form says operation_canceled
+    // and the job does not run (the file is not created).
+    auto p = dir.path() / "never";
     auto quiet = weft::spawn([&] {
+      try {
+        weft::this_fiber::sleep_for(20s);  // parks until the cancel
+      } catch (const weft::Cancelled&) {
+      }
       std::error_code ec;
-      wfs::read_to_string(p, ec);
+      wfs::write(p, "x", ec);
       return ec;
     });
     quiet.cancel();
     CHECK(quiet.join() == std::errc::operation_canceled);
+    CHECK_FALSE(wfs::exists(p));
   });
 }
 

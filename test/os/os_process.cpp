@@ -302,7 +302,11 @@ TEST_CASE("cancelling a fiber that waits on a child: Cancelled, and the child is
   rt.block_on([] {
     std::atomic<pid_t> pid{0};
     auto waiter = weft::spawn([&] {
-      auto child = Command("sleep").arg("0.3").spawn();
+      // cat runs until its stdin closes, which happens only as this frame
+      // unwinds (in goes first, then child hands the process to the reaper),
+      // so the cancel always finds it running.
+      auto child = Command("cat").stdin(Stdio::piped).spawn();
+      auto in = child.take_stdin();
       pid = child.pid();
       return child.wait(weft::deadline_in(20s));
     });
