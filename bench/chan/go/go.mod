@@ -1,0 +1,3 @@
+module weft/bench/chan
+
+go 1.19
