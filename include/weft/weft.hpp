@@ -8,6 +8,7 @@
 #include <weft/runtime.hpp>
 #include <weft/scope.hpp>
 #include <weft/spawn.hpp>
+#include <weft/sync.hpp>
 #include <weft/this_fiber.hpp>
 #include <weft/timer.hpp>
 #include <weft/unblock.hpp>
