@@ -1,0 +1,130 @@
+// Helpers for the sync tests: the worker counts every case runs with, a
+// watchdog for tests whose failure mode is a hang, and bounded polling.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <weft/sync.hpp>
+#include <weft/weft.hpp>
+
+namespace sync_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Every case runs with 1 worker (single-thread paths), 2 and 4 (cross-worker
+// wakeups; 4 oversubscribes a 2-core machine).
+inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
+
+// SYNC_WORKER_SUBCASES(n) declares `unsigned n` and reruns the rest of the
+// test case once per worker count, each a subcase of its own.
+#define SYNC_WORKER_SUBCASES(var)                                              \
+  unsigned var = 0;                                                            \
+  for (unsigned sync_n_ : ::sync_test::kWorkerCounts)                          \
+    SUBCASE(("workers=" + std::to_string(sync_n_)).c_str()) { var = sync_n_; } \
+  CAPTURE(var)
+
+inline weft::Config config(unsigned n) { return weft::Config{}.worker_threads(n); }
+
+// Watchdog aborts the process, naming what hung, when its scope outlives limit.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// Ping-pong tests make up to kPingPongRounds round trips between two fibers
+// (or a fiber and a thread). Each wait has its own deadline (kStepDeadline):
+// a lost wakeup ends it and is counted, never hangs. The rounds are also cut
+// short by kPingPongBudget: when the cores are saturated by other processes a
+// thread woken from the futex may wait milliseconds for a core, and a
+// cross-worker round trip then costs that twice.
+inline constexpr int kPingPongRounds = 100'000;
+inline constexpr auto kPingPongBudget = std::chrono::seconds(20);
+inline constexpr auto kStepDeadline = std::chrono::seconds(30);
+
+// check_ping_pong() checks what a ping-pong run did: no wait ran out, all
+// rounds on one worker (no cross-thread wakes to be slow), and enough rounds
+// elsewhere to have raced wakers against waiters many times.
+inline void check_ping_pong(unsigned workers, int rounds, int stuck) {
+  MESSAGE("workers=" << workers << ": " << rounds << " round trips, " << stuck << " waits ran out");
+  CHECK(stuck == 0);
+  if (workers == 1) CHECK(rounds == kPingPongRounds);
+  CHECK(rounds >= 200);
+}
+
+// fiber_wait_until() yields in a fiber until pred holds or timeout passes.
+// Only for states with no notification of their own (a fiber has parked).
+template <class Pred>
+bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    weft::this_fiber::yield();
+  }
+  return true;
+}
+
+// thread_wait_until() is the same for a plain thread.
+template <class Pred>
+bool thread_wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(100us);
+  }
+  return true;
+}
+
+// is_cancelled() runs f and tells whether it threw weft::Cancelled.
+template <class F>
+bool throws_cancelled(F&& f) {
+  try {
+    f();
+  } catch (const weft::Cancelled&) {
+    return true;
+  }
+  return false;
+}
+
+// ms_since() is the milliseconds elapsed since t0.
+inline long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+}  // namespace sync_test
