@@ -13,10 +13,13 @@
 // whatever the parent blocked or ignored; handlers the parent installed are
 // reset to the default by exec.
 //
-// Waiting for the exit uses a pidfd (Linux >= 5.3) that the reactor watches;
-// without pidfds, a fiber polls waitpid(WNOHANG) with a backoff from 1 ms to
-// 50 ms (still cancellable and bounded by deadlines). Children are waited for
-// by pid, never with waitpid(-1), so other code's children are left alone.
+// Waiting for the exit uses a pidfd (Linux >= 5.3) that the reactor watches
+// (poll(2) on a plain thread). Without pidfds, a fiber polls waitpid(WNOHANG)
+// with a backoff from 1 ms to 50 ms, which keeps the wait cancellable and
+// bounded by deadlines (a blocking waitpid on the blocking pool could be
+// neither), and a plain thread without a deadline blocks in waitid(WNOWAIT).
+// Children are waited for by pid, never with waitpid(-1), so other code's
+// children are left alone.
 //
 // Reaping: a Child destroyed before its process was reaped (wait() or
 // try_wait() saw the exit) reaps it at once if it has already exited, and

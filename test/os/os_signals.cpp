@@ -63,6 +63,34 @@ void count_winch(int) { winch_seen.fetch_add(1); }
 
 }  // namespace
 
+// Busy keeps 2n fibers computing in 2 ms slices (yielding between slices)
+// until it is destroyed, so that signals arrive while every worker is busy.
+class Busy {
+ public:
+  explicit Busy(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) {
+      fibers_.push_back(weft::spawn([this] {
+        auto t_end = Clock::now() + 20s;  // bound even if the test fails
+        while (!stop_.load() && Clock::now() < t_end) {
+          auto slice = Clock::now() + 2ms;
+          while (Clock::now() < slice) spins_.fetch_add(1, std::memory_order_relaxed);
+          weft::this_fiber::yield();
+        }
+      }));
+    }
+  }
+  ~Busy() {
+    stop_ = true;
+    for (auto& f : fibers_) f.join();
+  }
+  long spins() const { return spins_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<long> spins_{0};
+  std::vector<weft::JoinHandle<void>> fibers_;
+};
+
 TEST_CASE("a signal sent to the process reaches the waiting fiber while others are busy") {
   WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(60s, "signal while busy");
@@ -73,43 +101,34 @@ TEST_CASE("a signal sent to the process reaches the waiting fiber while others a
       // Made inside a fiber, with every runtime thread already running: the
       // threads that still take SIGUSR1 must forward it.
       weft::Signals sigs{SIGUSR1};
-      std::atomic<bool> stop{false};
-      std::atomic<long> spins{0};
-      std::vector<weft::JoinHandle<void>> busy;
-      for (unsigned i = 0; i < 2 * workers; ++i) {
-        busy.push_back(weft::spawn([&] {
-          auto t_end = Clock::now() + 20s;  // bound even if the test fails
-          while (!stop.load() && Clock::now() < t_end) {
-            // A slice of real work, then let the others of this worker run.
-            auto slice = Clock::now() + 2ms;
-            while (Clock::now() < slice) spins.fetch_add(1, std::memory_order_relaxed);
-            weft::this_fiber::yield();
-          }
-        }));
-      }
+      Busy busy(2 * workers);
       for (int round = 0; round < 5; ++round) {
         CAPTURE(round);
         auto waiter = weft::spawn([&] { return sigs.wait(weft::deadline_in(10s)); });
         REQUIRE(::kill(::getpid(), SIGUSR1) == 0);
         CHECK(waiter.join() == SIGUSR1);
       }
-      stop = true;
-      for (auto& b : busy) b.join();
-      CHECK(spins.load() > 0);
+      CHECK(busy.spins() > 0);
     });
   }
   // The signalfd and the runtime's descriptors are gone.
   CHECK(wait_until([&] { return fd_count() == fds_before; }, 5s));
 }
 
-TEST_CASE("a thread that does not block the signal forwards it, and then blocks it") {
+TEST_CASE("pthread_kill to a thread that takes the signal: it forwards it, then blocks it") {
+  WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(30s, "forwarding thread");
-  // A plain thread started before the Signals exists keeps SIGUSR2 unblocked.
+  // A plain thread that takes SIGUSR2 (whatever it inherited), as one
+  // started before any Signals existed would.
   std::mutex mu;
   std::condition_variable cv;
   bool quit = false;
   std::atomic<pid_t> tid{0};
   std::thread bystander([&] {
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
     tid = this_tid();
     std::unique_lock<std::mutex> lk(mu);
     cv.wait_for(lk, 20s, [&] { return quit; });
@@ -117,11 +136,13 @@ TEST_CASE("a thread that does not block the signal forwards it, and then blocks 
   REQUIRE(wait_until([&] { return tid.load() != 0; }, 5s));
   CHECK_FALSE(blocked_in(tid, SIGUSR2));
 
-  weft::Runtime rt(config(2));
+  weft::Runtime rt(config(workers));
   int got = rt.block_on([&] {
     weft::Signals sigs{SIGUSR2};
+    Busy busy(2 * workers);
+    auto waiter = weft::spawn([&] { return sigs.wait(weft::deadline_in(10s)); });
     REQUIRE(::pthread_kill(bystander.native_handle(), SIGUSR2) == 0);
-    return sigs.wait(weft::deadline_in(10s));
+    return waiter.join();
   });
   CHECK(got == SIGUSR2);
   // The forwarding handler left SIGUSR2 blocked in the bystander.
