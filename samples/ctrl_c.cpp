@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     const auto t0 = std::chrono::steady_clock::now();
     const int sig = signals.wait();
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
 
     stop = true;
     long slices = 0;

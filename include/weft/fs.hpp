@@ -35,11 +35,11 @@ using file_type = std::filesystem::file_type;
 // Metadata is what stat(2) says of a file.
 struct Metadata {
   file_type type = file_type::none;
-  std::uint64_t size = 0;       // bytes (for a symlink from symlink_metadata(), its target's length)
-  mode_t mode = 0;              // permission bits (07777)
+  std::uint64_t size = 0;  // bytes (for a symlink from symlink_metadata(), its target's length)
+  mode_t mode = 0;         // permission bits (07777)
   uid_t uid = 0;
   gid_t gid = 0;
-  std::uint64_t links = 0;      // hard links
+  std::uint64_t links = 0;                         // hard links
   std::chrono::system_clock::time_point modified;  // st_mtim
   std::chrono::system_clock::time_point accessed;  // st_atim
 
@@ -50,9 +50,9 @@ struct Metadata {
 
 // DirEntry is one entry of a directory listing.
 struct DirEntry {
-  std::string name;  // the file name, without the directory
+  std::string name;                     // the file name, without the directory
   file_type type = file_type::unknown;  // what the entry is (a symlink is a symlink)
-  fs::path path;     // the directory's path joined with name
+  fs::path path;                        // the directory's path joined with name
 };
 
 // Whole files. read_to_string() and read_bytes() read a file to its end
@@ -120,7 +120,8 @@ class File {
   // open() opens p with open(2) flags (O_CLOEXEC is always added) and, when
   // flags create the file, mode (less the umask).
   static File open(const fs::path& p, int flags = O_RDONLY, mode_t mode = 0666);
-  static File open(const fs::path& p, std::error_code& ec, int flags = O_RDONLY, mode_t mode = 0666) noexcept;
+  static File open(const fs::path& p, std::error_code& ec, int flags = O_RDONLY,
+                   mode_t mode = 0666) noexcept;
   // create() is open(p, O_WRONLY | O_CREAT | O_TRUNC, mode).
   static File create(const fs::path& p, mode_t mode = 0666);
 
@@ -140,7 +141,8 @@ class File {
   std::size_t read_at(void* buf, std::size_t n, std::uint64_t offset);
   std::size_t read_at(void* buf, std::size_t n, std::uint64_t offset, std::error_code& ec) noexcept;
   void write_at(const void* buf, std::size_t n, std::uint64_t offset);
-  std::size_t write_at(const void* buf, std::size_t n, std::uint64_t offset, std::error_code& ec) noexcept;
+  std::size_t write_at(const void* buf, std::size_t n, std::uint64_t offset,
+                       std::error_code& ec) noexcept;
 
   // seek() sets the file position (lseek whence: SEEK_SET, SEEK_CUR,
   // SEEK_END) and returns it.

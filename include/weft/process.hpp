@@ -77,7 +77,9 @@ class ExitStatus {
   // to_string() is "exit code 3" or "signal 9 (SIGKILL)".
   std::string to_string() const;
 
-  friend bool operator==(const ExitStatus& a, const ExitStatus& b) noexcept { return a.status_ == b.status_; }
+  friend bool operator==(const ExitStatus& a, const ExitStatus& b) noexcept {
+    return a.status_ == b.status_;
+  }
 
  private:
   explicit ExitStatus(int status) noexcept : status_(status) {}
@@ -106,7 +108,8 @@ class PipeReader {
   // read_some() reads up to n bytes once some are there; 0 means the child
   // closed its end (end of stream), unless n is 0.
   std::size_t read_some(void* buf, std::size_t n, Deadline d = no_deadline);
-  std::size_t read_some(void* buf, std::size_t n, std::error_code& ec, Deadline d = no_deadline) noexcept;
+  std::size_t read_some(void* buf, std::size_t n, std::error_code& ec,
+                        Deadline d = no_deadline) noexcept;
 
   // read_to_end() reads until end of stream. The no-throw form appends to
   // out what it read (also before an error) and returns how many bytes.
@@ -135,13 +138,15 @@ class PipeWriter {
   // write_some() writes some of the n bytes (at least one) once the pipe has
   // room, and returns how many.
   std::size_t write_some(const void* buf, std::size_t n, Deadline d = no_deadline);
-  std::size_t write_some(const void* buf, std::size_t n, std::error_code& ec, Deadline d = no_deadline) noexcept;
+  std::size_t write_some(const void* buf, std::size_t n, std::error_code& ec,
+                         Deadline d = no_deadline) noexcept;
 
   // write_all() writes all n bytes. The no-throw form returns the bytes it
   // wrote before an error.
   void write_all(const void* buf, std::size_t n, Deadline d = no_deadline);
   void write_all(std::string_view s, Deadline d = no_deadline) { write_all(s.data(), s.size(), d); }
-  std::size_t write_all(const void* buf, std::size_t n, std::error_code& ec, Deadline d = no_deadline) noexcept;
+  std::size_t write_all(const void* buf, std::size_t n, std::error_code& ec,
+                        Deadline d = no_deadline) noexcept;
 
   void close() noexcept { io_.reset(); }
   bool is_open() const noexcept { return io_.has_value(); }

@@ -110,8 +110,8 @@ class Signals {
  private:
   void release() noexcept;
 
-  std::vector<int> sigs_;                // the watched signals, each once, sorted
-  std::optional<Async<OwnedFd>> fd_;     // the signalfd
+  std::vector<int> sigs_;             // the watched signals, each once, sorted
+  std::optional<Async<OwnedFd>> fd_;  // the signalfd
 };
 
 }  // namespace weft

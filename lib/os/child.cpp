@@ -121,17 +121,20 @@ Child::~Child() {
 pid_t Child::pid() const noexcept { return state_ ? state_->pid : 0; }
 
 PipeWriter& Child::stdin() {
-  if (!stdin_.is_open()) throw std::logic_error("weft::process: the child's stdin is not piped (or was taken)");
+  if (!stdin_.is_open())
+    throw std::logic_error("weft::process: the child's stdin is not piped (or was taken)");
   return stdin_;
 }
 
 PipeReader& Child::stdout() {
-  if (!stdout_.is_open()) throw std::logic_error("weft::process: the child's stdout is not piped (or was taken)");
+  if (!stdout_.is_open())
+    throw std::logic_error("weft::process: the child's stdout is not piped (or was taken)");
   return stdout_;
 }
 
 PipeReader& Child::stderr() {
-  if (!stderr_.is_open()) throw std::logic_error("weft::process: the child's stderr is not piped (or was taken)");
+  if (!stderr_.is_open())
+    throw std::logic_error("weft::process: the child's stderr is not piped (or was taken)");
   return stderr_;
 }
 
@@ -203,7 +206,8 @@ bool Child::kill(int sig, std::error_code& ec) noexcept {
   }
   std::lock_guard<std::mutex> lk(state_->mu);
   if (state_->status) return true;  // reaped: the pid is no longer ours
-  int r = state_->pidfd ? detail::pidfd_send_signal(state_->pidfd->native_handle(), sig) : ::kill(state_->pid, sig);
+  int r = state_->pidfd ? detail::pidfd_send_signal(state_->pidfd->native_handle(), sig)
+                        : ::kill(state_->pid, sig);
   if (r < 0) {
     int e = errno;
     // ESRCH: it exited and awaits reaping, which is what a kill aims at.
@@ -223,7 +227,8 @@ namespace {
 
 // collect_polling() reads two pipes to their ends on a plain thread, with
 // poll(2) over both so that neither can fill up while the other is read.
-void collect_polling(PipeReader& a, std::string& out_a, PipeReader& b, std::string& out_b, Deadline d) {
+void collect_polling(PipeReader& a, std::string& out_a, PipeReader& b, std::string& out_b,
+                     Deadline d) {
   PipeReader* pipes[2] = {&a, &b};
   std::string* outs[2] = {&out_a, &out_b};
   char buf[16384];
@@ -239,7 +244,8 @@ void collect_polling(PipeReader& a, std::string& out_a, PipeReader& b, std::stri
     int timeout = -1;
     if (d != no_deadline) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(d - Clock::now()).count();
-      if (left <= 0) os::fail(std::make_error_code(std::errc::timed_out), "weft::process: read output");
+      if (left <= 0)
+        os::fail(std::make_error_code(std::errc::timed_out), "weft::process: read output");
       timeout = static_cast<int>(std::min<long long>(left, 1'000'000'000));
     }
     int r = ::poll(fds, n, timeout);
@@ -274,7 +280,8 @@ struct Drained {
 
 // collect_fibers() reads b in a helper fiber of its own (which owns the pipe,
 // so it may outlive this frame if we are cancelled) and a in this one.
-void collect_fibers(PipeReader& a, std::string& out_a, PipeReader& b, std::string& out_b, Deadline d) {
+void collect_fibers(PipeReader& a, std::string& out_a, PipeReader& b, std::string& out_b,
+                    Deadline d) {
   auto helper = weft::spawn([p = std::move(b), d]() mutable noexcept {
     Drained got;
     p.read_to_end(got.data, got.ec, d);

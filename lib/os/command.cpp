@@ -95,7 +95,8 @@ int search_path(const std::string& program, const std::string& dirs, std::string
   std::size_t start = 0;
   for (;;) {
     std::size_t colon = dirs.find(':', start);
-    std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string dir =
+        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";  // an empty entry means the current directory
     std::string candidate = dir + "/" + program;
     struct stat st;
@@ -112,14 +113,16 @@ int search_path(const std::string& program, const std::string& dirs, std::string
 }
 
 // dup_or_null() connects the child's fd `target` as `how` says.
-int connect_stdio(posix_spawn_file_actions_t* fa, int target, Stdio how, const PipeEnds& ends) noexcept {
+int connect_stdio(posix_spawn_file_actions_t* fa, int target, Stdio how,
+                  const PipeEnds& ends) noexcept {
   switch (how) {
     case Stdio::inherit:
       return 0;
     case Stdio::piped:
       return posix_spawn_file_actions_adddup2(fa, ends.child.native_handle(), target);
     case Stdio::null:
-      return posix_spawn_file_actions_addopen(fa, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
+      return posix_spawn_file_actions_addopen(fa, target, "/dev/null",
+                                              target == 0 ? O_RDONLY : O_WRONLY, 0);
   }
   return EINVAL;
 }
@@ -230,7 +233,8 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
         std::string key(kv.substr(0, eq));
         if (env_.count(key)) continue;  // set or removed below
         env_store.emplace_back(kv);
-        if (key == "PATH" && eq != std::string_view::npos) path_var = std::string(kv.substr(eq + 1));
+        if (key == "PATH" && eq != std::string_view::npos)
+          path_var = std::string(kv.substr(eq + 1));
       }
     }
     for (const auto& [key, value] : env_) {
@@ -321,7 +325,8 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
   // Child owns it.
   auto state = std::make_unique<detail::ChildState>();
   pid_t pid = 0;
-  int e = ::posix_spawn(&pid, path.c_str(), &fa.fa, &attr.attr, argv.data(), custom_env ? envp.data() : environ);
+  int e = ::posix_spawn(&pid, path.c_str(), &fa.fa, &attr.attr, argv.data(),
+                        custom_env ? envp.data() : environ);
   if (e != 0) {
     ec = code(e);
     return Child();
@@ -361,7 +366,8 @@ Child Command::spawn_with(Stdio in, Stdio out, Stdio err, std::error_code& ec) c
 
 Output Command::output(Deadline d) const {
   std::error_code ec;
-  Child c = spawn_with(stdin_.value_or(Stdio::null), stdout_.value_or(Stdio::piped), stderr_.value_or(Stdio::piped), ec);
+  Child c = spawn_with(stdin_.value_or(Stdio::null), stdout_.value_or(Stdio::piped),
+                       stderr_.value_or(Stdio::piped), ec);
   if (ec) spawn_failed(ec, program_, cwd_);
   try {
     return c.wait_with_output(d);

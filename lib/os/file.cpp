@@ -66,7 +66,9 @@ File File::open(const fs::path& p, int flags, mode_t mode) {
   return f;
 }
 
-File File::create(const fs::path& p, mode_t mode) { return open(p, O_WRONLY | O_CREAT | O_TRUNC, mode); }
+File File::create(const fs::path& p, mode_t mode) {
+  return open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+}
 
 std::size_t File::read(void* buf, std::size_t n, std::error_code& ec) noexcept {
   if (fd_ < 0) {
@@ -143,7 +145,8 @@ void File::write_all(const void* buf, std::size_t n) {
   if (ec) fail("write", path_, ec);
 }
 
-std::size_t File::read_at(void* buf, std::size_t n, std::uint64_t offset, std::error_code& ec) noexcept {
+std::size_t File::read_at(void* buf, std::size_t n, std::uint64_t offset,
+                          std::error_code& ec) noexcept {
   if (fd_ < 0) {
     ec = closed();
     return 0;
@@ -173,7 +176,8 @@ std::size_t File::read_at(void* buf, std::size_t n, std::uint64_t offset) {
   return r;
 }
 
-std::size_t File::write_at(const void* buf, std::size_t n, std::uint64_t offset, std::error_code& ec) noexcept {
+std::size_t File::write_at(const void* buf, std::size_t n, std::uint64_t offset,
+                           std::error_code& ec) noexcept {
   if (fd_ < 0) {
     ec = closed();
     return 0;

@@ -31,20 +31,29 @@ void fail(const char* what, const path& p, const path& p2, std::error_code ec) {
 namespace {
 file_type type_of_mode(mode_t m) noexcept {
   switch (m & S_IFMT) {
-    case S_IFREG: return file_type::regular;
-    case S_IFDIR: return file_type::directory;
-    case S_IFLNK: return file_type::symlink;
-    case S_IFBLK: return file_type::block;
-    case S_IFCHR: return file_type::character;
-    case S_IFIFO: return file_type::fifo;
-    case S_IFSOCK: return file_type::socket;
-    default: return file_type::unknown;
+    case S_IFREG:
+      return file_type::regular;
+    case S_IFDIR:
+      return file_type::directory;
+    case S_IFLNK:
+      return file_type::symlink;
+    case S_IFBLK:
+      return file_type::block;
+    case S_IFCHR:
+      return file_type::character;
+    case S_IFIFO:
+      return file_type::fifo;
+    case S_IFSOCK:
+      return file_type::socket;
+    default:
+      return file_type::unknown;
   }
 }
 
 std::chrono::system_clock::time_point to_time(const timespec& ts) noexcept {
   auto d = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(d));
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(d));
 }
 }  // namespace
 
@@ -81,7 +90,8 @@ Buffer read_all(const path& p, std::error_code& ec) {
   }
   struct stat st;
   // The size is a hint only: /proc files say 0, and files may grow.
-  std::size_t want = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096;
+  std::size_t want =
+      ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096;
   std::size_t used = 0;
   try {
     for (;;) {
@@ -133,14 +143,22 @@ bool write_all_to(const path& p, const char* data, std::size_t n, std::error_cod
 
 file_type type_of_dirent(int dfd, const dirent* e) noexcept {
   switch (e->d_type) {
-    case DT_REG: return file_type::regular;
-    case DT_DIR: return file_type::directory;
-    case DT_LNK: return file_type::symlink;
-    case DT_BLK: return file_type::block;
-    case DT_CHR: return file_type::character;
-    case DT_FIFO: return file_type::fifo;
-    case DT_SOCK: return file_type::socket;
-    default: break;
+    case DT_REG:
+      return file_type::regular;
+    case DT_DIR:
+      return file_type::directory;
+    case DT_LNK:
+      return file_type::symlink;
+    case DT_BLK:
+      return file_type::block;
+    case DT_CHR:
+      return file_type::character;
+    case DT_FIFO:
+      return file_type::fifo;
+    case DT_SOCK:
+      return file_type::socket;
+    default:
+      break;
   }
   // Some file systems do not fill d_type: ask the inode.
   struct stat st;
@@ -209,7 +227,8 @@ void write(const path& p, std::string_view data) {
 }
 
 bool write(const path& p, std::span<const std::byte> data, std::error_code& ec) noexcept {
-  return weft::fs::write(p, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), ec);
+  return weft::fs::write(
+      p, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), ec);
 }
 
 void write(const path& p, std::span<const std::byte> data) {

@@ -6,8 +6,8 @@
 
 #include <new>
 #include <string>
-#include <type_traits>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include <weft/errors.hpp>

@@ -17,7 +17,9 @@ namespace weft::process::detail {
 
 // pidfd_open() is a close-on-exec descriptor that becomes readable when the
 // process pid exits, or -1 with errno set (ENOSYS before Linux 5.3).
-inline int pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+inline int pidfd_open(pid_t pid) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 // pidfd_send_signal() signals the process behind pidfd: 0, or -1 with errno.
 inline int pidfd_send_signal(int pidfd, int sig) noexcept {

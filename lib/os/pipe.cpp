@@ -46,7 +46,8 @@ std::error_code closed() noexcept { return {EBADF, std::generic_category()}; }
 
 PipeReader::PipeReader(OwnedFd fd) { io_.emplace(std::move(fd)); }
 
-std::size_t PipeReader::read_some(void* buf, std::size_t n, std::error_code& ec, Deadline d) noexcept {
+std::size_t PipeReader::read_some(void* buf, std::size_t n, std::error_code& ec,
+                                  Deadline d) noexcept {
   if (!io_) {
     ec = closed();
     return 0;
@@ -97,7 +98,8 @@ std::string PipeReader::read_to_end(Deadline d) {
 
 PipeWriter::PipeWriter(OwnedFd fd) { io_.emplace(std::move(fd)); }
 
-std::size_t PipeWriter::write_some(const void* buf, std::size_t n, std::error_code& ec, Deadline d) noexcept {
+std::size_t PipeWriter::write_some(const void* buf, std::size_t n, std::error_code& ec,
+                                   Deadline d) noexcept {
   if (!io_) {
     ec = closed();
     return 0;
@@ -106,7 +108,8 @@ std::size_t PipeWriter::write_some(const void* buf, std::size_t n, std::error_co
     ec.clear();
     return 0;
   }
-  auto r = io_->write_with([&](OwnedFd& f) { return write_quietly(f.native_handle(), buf, n); }, ec, d);
+  auto r =
+      io_->write_with([&](OwnedFd& f) { return write_quietly(f.native_handle(), buf, n); }, ec, d);
   return r < 0 ? 0 : static_cast<std::size_t>(r);
 }
 
@@ -117,7 +120,8 @@ std::size_t PipeWriter::write_some(const void* buf, std::size_t n, Deadline d) {
   return put;
 }
 
-std::size_t PipeWriter::write_all(const void* buf, std::size_t n, std::error_code& ec, Deadline d) noexcept {
+std::size_t PipeWriter::write_all(const void* buf, std::size_t n, std::error_code& ec,
+                                  Deadline d) noexcept {
   const char* p = static_cast<const char*>(buf);
   std::size_t done = 0;
   ec.clear();

@@ -106,7 +106,8 @@ void reap_later(pid_t pid, OwnedFd pidfd) noexcept {
   try {
     r.orphans.push_back(Orphan{pid, std::move(pidfd)});
   } catch (...) {
-    weft::detail::logger().error("process: cannot record child {} for reaping; it will stay a zombie", pid);
+    weft::detail::logger().error(
+        "process: cannot record child {} for reaping; it will stay a zombie", pid);
     return;
   }
   if (r.running) {
@@ -116,7 +117,8 @@ void reap_later(pid_t pid, OwnedFd pidfd) noexcept {
   }
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) {
-    weft::detail::logger().warn("process: cannot start the reaper (eventfd: errno {}); child {} waits", errno, pid);
+    weft::detail::logger().warn(
+        "process: cannot start the reaper (eventfd: errno {}); child {} waits", errno, pid);
     return;
   }
   r.wake.reset(efd);
@@ -125,7 +127,8 @@ void reap_later(pid_t pid, OwnedFd pidfd) noexcept {
     r.running = true;
   } catch (const std::exception& e) {
     r.wake.reset();
-    weft::detail::logger().warn("process: cannot start the reaper ({}); child {} waits", e.what(), pid);
+    weft::detail::logger().warn("process: cannot start the reaper ({}); child {} waits", e.what(),
+                                pid);
   }
 }
 

@@ -82,8 +82,9 @@ void check_signal(int sig) {
     case SIGILL:
     case SIGTRAP:
     case SIGSYS:
-      throw std::invalid_argument("weft: " + signal_name(sig) +
-                                  " reports a fault of the thread that raised it; it cannot be waited for");
+      throw std::invalid_argument(
+          "weft: " + signal_name(sig) +
+          " reports a fault of the thread that raised it; it cannot be waited for");
     default:
       break;
   }
@@ -140,7 +141,8 @@ void watch(const std::vector<int>& sigs) {
           sigdelset(&r.watched, sigs[i]);
         }
       }
-      throw std::system_error(e, std::generic_category(), "weft: cannot install a handler for " + signal_name(s));
+      throw std::system_error(e, std::generic_category(),
+                              "weft: cannot install a handler for " + signal_name(s));
     }
     slot.was_blocked = sigismember(&current, s) == 1;
     sigaddset(&r.watched, s);
@@ -182,7 +184,9 @@ void unwatch(const std::vector<int>& sigs) noexcept {
 
 }  // namespace
 
-void block_signals(std::initializer_list<int> sigs) { block_signals(std::span<const int>(sigs.begin(), sigs.size())); }
+void block_signals(std::initializer_list<int> sigs) {
+  block_signals(std::span<const int>(sigs.begin(), sigs.size()));
+}
 
 void block_signals(std::span<const int> sigs) {
   std::vector<int> v = normalise(sigs);
@@ -203,7 +207,8 @@ std::string signal_name(int sig) {
   return "signal " + std::to_string(sig);
 }
 
-Signals::Signals(std::initializer_list<int> sigs) : Signals(std::span<const int>(sigs.begin(), sigs.size())) {}
+Signals::Signals(std::initializer_list<int> sigs)
+    : Signals(std::span<const int>(sigs.begin(), sigs.size())) {}
 
 Signals::Signals(std::span<const int> sigs) : sigs_(normalise(sigs)) {
   watch(sigs_);
@@ -253,7 +258,8 @@ int Signals::wait(std::error_code& ec, Deadline d) noexcept {
     return 0;
   }
   signalfd_siginfo info;
-  auto n = fd_->read_with([&](OwnedFd& f) { return ::read(f.native_handle(), &info, sizeof info); }, ec, d);
+  auto n = fd_->read_with([&](OwnedFd& f) { return ::read(f.native_handle(), &info, sizeof info); },
+                          ec, d);
   if (n < 0) return 0;
   if (n != static_cast<decltype(n)>(sizeof info)) {
     ec = std::make_error_code(std::errc::io_error);
@@ -271,7 +277,9 @@ int Signals::wait(Deadline d) {
 }
 
 std::optional<int> Signals::try_wait() {
-  if (!fd_) throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor), "weft: Signals::try_wait");
+  if (!fd_)
+    throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
+                            "weft: Signals::try_wait");
   signalfd_siginfo info;
   for (;;) {
     ssize_t n = ::read(fd_->native_handle(), &info, sizeof info);

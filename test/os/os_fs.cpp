@@ -45,31 +45,32 @@ TEST_CASE("whole files: write, read back, overwrite") {
   ScratchDir dir;
   const int fds_before = fd_count();
   {
-  weft::Runtime rt(config(workers));
-  rt.block_on([&] {
-    auto p = dir.path() / "a.txt";
-    wfs::write(p, "hello, world\n");
-    CHECK(wfs::read_to_string(p) == "hello, world\n");
-    wfs::write(p, "short");  // truncates
-    CHECK(wfs::read_to_string(p) == "short");
+    weft::Runtime rt(config(workers));
+    rt.block_on([&] {
+      auto p = dir.path() / "a.txt";
+      wfs::write(p, "hello, world\n");
+      CHECK(wfs::read_to_string(p) == "hello, world\n");
+      wfs::write(p, "short");  // truncates
+      CHECK(wfs::read_to_string(p) == "short");
 
-    std::string big(3 << 20, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
-    auto q = dir.path() / "big.bin";
-    wfs::write(q, std::span<const std::byte>(reinterpret_cast<const std::byte*>(big.data()), big.size()));
-    auto bytes = wfs::read_bytes(q);
-    CHECK(bytes.size() == big.size());
-    CHECK(as_string(bytes) == big);
-    CHECK(wfs::metadata(q).size == big.size());
-    CHECK(wfs::metadata(q).is_file());
+      std::string big(3 << 20, '\0');
+      for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+      auto q = dir.path() / "big.bin";
+      wfs::write(q, std::span<const std::byte>(reinterpret_cast<const std::byte*>(big.data()),
+                                               big.size()));
+      auto bytes = wfs::read_bytes(q);
+      CHECK(bytes.size() == big.size());
+      CHECK(as_string(bytes) == big);
+      CHECK(wfs::metadata(q).size == big.size());
+      CHECK(wfs::metadata(q).is_file());
 
-    wfs::write(dir.path() / "empty", "");
-    CHECK(wfs::read_to_string(dir.path() / "empty").empty());
+      wfs::write(dir.path() / "empty", "");
+      CHECK(wfs::read_to_string(dir.path() / "empty").empty());
 
-    // /proc files report size 0 and still read fully.
-    std::string status = wfs::read_to_string("/proc/self/status");
-    CHECK(status.find("Pid:") != std::string::npos);
-  });
+      // /proc files report size 0 and still read fully.
+      std::string status = wfs::read_to_string("/proc/self/status");
+      CHECK(status.find("Pid:") != std::string::npos);
+    });
   }
   CHECK(fd_count() == fds_before);
 }
@@ -110,7 +111,8 @@ TEST_CASE("errors carry the path") {
     CHECK(notdir.code() == std::errc::not_a_directory);
     auto exists = fs_error([&] { wfs::create_dir(dir.path() / "file"); });
     CHECK(exists.code() == std::errc::file_exists);
-    CHECK(fs_error([&] { wfs::create_dir_all(dir.path() / "file" / "sub"); }).code() == std::errc::not_a_directory);
+    CHECK(fs_error([&] { wfs::create_dir_all(dir.path() / "file" / "sub"); }).code() ==
+          std::errc::not_a_directory);
 
     // exists(): "no" is not an error.
     CHECK_FALSE(wfs::exists(missing));
@@ -128,7 +130,7 @@ TEST_CASE("directories: create, list, rename, remove") {
     auto root = dir.path() / "tree";
     wfs::create_dir_all(root / "a" / "b" / "c");
     wfs::create_dir_all(root / "a" / "b" / "c");  // already there: fine
-    wfs::create_dir_all(root / "x/");              // trailing separator
+    wfs::create_dir_all(root / "x/");             // trailing separator
     wfs::create_dir(root / "d");
     wfs::write(root / "f.txt", "f");
     REQUIRE(::symlink("f.txt", (root / "link").c_str()) == 0);

@@ -30,11 +30,11 @@ struct Fallback {
   bool on_;
 };
 
-#define PIDFD_SUBCASES(var)                                       \
-  bool var = false;                                               \
-  SUBCASE("pidfd") { var = false; }                               \
-  SUBCASE("polling fallback") { var = true; }                     \
-  CAPTURE(var);                                                   \
+#define PIDFD_SUBCASES(var)                   \
+  bool var = false;                           \
+  SUBCASE("pidfd") { var = false; }           \
+  SUBCASE("polling fallback") { var = true; } \
+  CAPTURE(var);                               \
   Fallback fallback_guard_(var)
 
 void write_file(const std::filesystem::path& p, const std::string& s, mode_t mode) {
@@ -53,7 +53,9 @@ TEST_CASE("output() collects stdout, stderr and the exit code") {
   Watchdog dog(60s, "output");
   weft::Runtime rt(config(workers));
   auto out = rt.block_on([] {
-    return Command("sh").args({"-c", "echo out; echo err >&2; exit 3"}).output(weft::deadline_in(20s));
+    return Command("sh")
+        .args({"-c", "echo out; echo err >&2; exit 3"})
+        .output(weft::deadline_in(20s));
   });
   CHECK(out.out == "out\n");
   CHECK(out.err == "err\n");
@@ -68,7 +70,8 @@ TEST_CASE("output() on a plain thread, and a child that fills both pipes") {
   Watchdog dog(60s, "plain output");
   // Each stream is several pipe buffers long: reading one to its end before
   // the other would deadlock.
-  const char* script = "head -c 1000000 /dev/zero | tr '\\0' e >&2; head -c 700000 /dev/zero | tr '\\0' o; exit 0";
+  const char* script =
+      "head -c 1000000 /dev/zero | tr '\\0' e >&2; head -c 700000 /dev/zero | tr '\\0' o; exit 0";
   auto check = [](const weft::process::Output& o) {
     CHECK(o.status.success());
     CHECK(o.err.size() == 1000000);
@@ -76,10 +79,14 @@ TEST_CASE("output() on a plain thread, and a child that fills both pipes") {
     CHECK(o.err.find_first_not_of('e') == std::string::npos);
     CHECK(o.out.find_first_not_of('o') == std::string::npos);
   };
-  SUBCASE("plain thread") { check(Command("sh").args({"-c", script}).output(weft::deadline_in(30s))); }
+  SUBCASE("plain thread") {
+    check(Command("sh").args({"-c", script}).output(weft::deadline_in(30s)));
+  }
   SUBCASE("fiber") {
     weft::Runtime rt(config(2));
-    check(rt.block_on([&] { return Command("sh").args({"-c", script}).output(weft::deadline_in(30s)); }));
+    check(rt.block_on([&] {
+      return Command("sh").args({"-c", script}).output(weft::deadline_in(30s));
+    }));
   }
   CHECK(no_children());
 }
@@ -97,7 +104,8 @@ TEST_CASE("a child killed while its pipes are read: the reader sees EOF, wait() 
                      .stderr(Stdio::piped)
                      .spawn();
     CHECK(child.pid() > 0);
-    auto reader = weft::spawn([out = child.take_stdout()]() mutable { return out.read_to_end(weft::deadline_in(20s)); });
+    auto reader = weft::spawn(
+        [out = child.take_stdout()]() mutable { return out.read_to_end(weft::deadline_in(20s)); });
     // Once "ready" arrives the child runs and the reader is (or soon is) parked.
     char buf[16];
     std::size_t n = child.stderr().read_some(buf, sizeof buf, weft::deadline_in(20s));
@@ -168,14 +176,17 @@ TEST_CASE("environment and working directory") {
   ::setenv("WEFT_TEST_DROP", "dropped", 1);
   weft::Runtime rt(config(workers));
   rt.block_on([&] {
-    auto o = Command("sh")
-                 .args({"-c", "echo \"$WEFT_TEST_KEEP|${WEFT_TEST_DROP-unset}|$WEFT_TEST_NEW|$(pwd -P)\""})
-                 .env("WEFT_TEST_NEW", "new value")
-                 .env_remove("WEFT_TEST_DROP")
-                 .current_dir(dir.path())
-                 .output(weft::deadline_in(20s));
+    auto o =
+        Command("sh")
+            .args(
+                {"-c", "echo \"$WEFT_TEST_KEEP|${WEFT_TEST_DROP-unset}|$WEFT_TEST_NEW|$(pwd -P)\""})
+            .env("WEFT_TEST_NEW", "new value")
+            .env_remove("WEFT_TEST_DROP")
+            .current_dir(dir.path())
+            .output(weft::deadline_in(20s));
     CHECK(o.status.success());
-    CHECK(o.out == "kept|unset|new value|" + std::filesystem::canonical(dir.path()).string() + "\n");
+    CHECK(o.out ==
+          "kept|unset|new value|" + std::filesystem::canonical(dir.path()).string() + "\n");
 
     // A cleared environment holds only what the Command sets; without PATH
     // the program is looked up in /bin:/usr/bin.
@@ -192,7 +203,8 @@ TEST_CASE("environment and working directory") {
     // The child starts with no signal blocked, even though this thread blocks
     // one for a Signals object.
     weft::Signals sigs{SIGRTMIN + 9};
-    auto m = Command("sh").args({"-c", "grep SigBlk /proc/self/status"}).output(weft::deadline_in(20s));
+    auto m =
+        Command("sh").args({"-c", "grep SigBlk /proc/self/status"}).output(weft::deadline_in(20s));
     CHECK(m.out == "SigBlk:\t0000000000000000\n");
   });
   CHECK(no_children());
@@ -258,7 +270,10 @@ TEST_CASE("a Child dropped without wait is reaped, by the reaper if it still run
       // kill_on_drop: would run 30 s, but is killed and reaped at once.
       { auto c = Command("sleep").arg("30").kill_on_drop(true).spawn(); }
       // Pipes still open when dropped.
-      { auto c = Command("cat").stdin(Stdio::piped).stdout(Stdio::piped).stderr(Stdio::piped).spawn(); }
+      {
+        auto c =
+            Command("cat").stdin(Stdio::piped).stdout(Stdio::piped).stderr(Stdio::piped).spawn();
+      }
     });
   }
   CHECK(wait_until(no_children, 20s));
@@ -274,7 +289,8 @@ TEST_CASE("no descriptor leaks across many spawns") {
     weft::Runtime rt(config(2));
     rt.block_on([] {
       for (int i = 0; i < 50; ++i) {
-        auto o = Command("sh").args({"-c", "echo $0", std::to_string(i)}).output(weft::deadline_in(20s));
+        auto o =
+            Command("sh").args({"-c", "echo $0", std::to_string(i)}).output(weft::deadline_in(20s));
         REQUIRE(o.out == std::to_string(i) + "\n");
       }
       // The child gets its three standard streams and nothing weft opened:
@@ -286,7 +302,10 @@ TEST_CASE("no descriptor leaks across many spawns") {
         int flags = fcntl(fd, F_GETFD);
         if (fd > 2 && flags >= 0 && !(flags & FD_CLOEXEC)) ++inherited;
       }
-      auto o = Command("sh").args({"-c", "ls /proc/self/fd | wc -l"}).stdin(Stdio::null).output(weft::deadline_in(20s));
+      auto o = Command("sh")
+                   .args({"-c", "ls /proc/self/fd | wc -l"})
+                   .stdin(Stdio::null)
+                   .output(weft::deadline_in(20s));
       CHECK(std::stoi(o.out) == 4 + inherited);
     });
   }
@@ -315,7 +334,8 @@ TEST_CASE("cancelling a fiber that waits on a child: Cancelled, and the child is
     CHECK(pid.load() > 0);
 
     // output() gives up on cancellation, and kills the child it hides.
-    auto collector = weft::spawn([] { return Command("sleep").arg("30").output(weft::deadline_in(20s)); });
+    auto collector =
+        weft::spawn([] { return Command("sleep").arg("30").output(weft::deadline_in(20s)); });
     collector.cancel();
     CHECK_THROWS_AS(collector.join(), weft::Cancelled);
   });

@@ -285,9 +285,7 @@ TEST_CASE("block_signals blocks for good, and runtime threads inherit the mask")
   const int sig = SIGRTMIN + 7;
   weft::block_signals({sig});
   CHECK(blocked_here(sig));
-  {
-    weft::Signals s{sig};
-  }
+  { weft::Signals s{sig}; }
   CHECK(blocked_here(sig));  // the Signals did not unblock it
 
   weft::Runtime rt(weft::Config{}.worker_threads(2).thread_name_prefix("blk-w"));

@@ -34,9 +34,9 @@ inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
 
 // WEFT_WORKER_SUBCASES(n) declares `unsigned n` and reruns the rest of the
 // test case once per worker count, each run a subcase of its own.
-#define WEFT_WORKER_SUBCASES(var)                                            \
-  unsigned var = 0;                                                          \
-  for (unsigned weft_n_ : ::os_test::kWorkerCounts)                          \
+#define WEFT_WORKER_SUBCASES(var)                                              \
+  unsigned var = 0;                                                            \
+  for (unsigned weft_n_ : ::os_test::kWorkerCounts)                            \
     SUBCASE(("workers=" + std::to_string(weft_n_)).c_str()) { var = weft_n_; } \
   CAPTURE(var)
 
