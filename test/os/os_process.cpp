@@ -394,6 +394,23 @@ TEST_CASE("wait on a plain thread") {
   CHECK(no_children());
 }
 
+TEST_CASE("process_group(0) makes the child lead a group of its own") {
+  Watchdog dog(30s, "process group");
+  weft::Runtime rt(config(2));
+  rt.block_on([] {
+    // Field 5 of /proc/<pid>/stat is the process group; exec keeps the pid.
+    auto child = Command("sh")
+                     .args({"-c", "exec cut -d' ' -f5 /proc/self/stat"})
+                     .process_group(0)
+                     .stdout(Stdio::piped)
+                     .spawn();
+    auto out = child.stdout().read_to_end(weft::deadline_in(20s));
+    CHECK(child.wait(weft::deadline_in(20s)).success());
+    CHECK(out == std::to_string(child.pid()) + "\n");
+    CHECK(child.pid() != ::getpgrp());
+  });
+}
+
 TEST_CASE("misuse of Child fails loudly") {
   weft::process::Child empty;
   CHECK(empty.pid() == 0);
