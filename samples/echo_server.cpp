@@ -9,10 +9,12 @@
 // `http_hello`, the same program speaks HTTP unless told --echo.
 //
 // It listens on 127.0.0.1:PORT (0 picks a free port) and prints
-// "listening on 127.0.0.1:PORT" once it accepts. SIGINT and SIGTERM are blocked
-// in every thread and read from a signalfd by the main fiber: on the first one
-// the server stops accepting, gives the open connections up to 5 s to finish,
-// then closes the rest and exits 0. A second signal cuts the wait short.
+// "listening on 127.0.0.1:PORT" once connections can come. SIGINT and SIGTERM
+// are blocked in every thread and read from a signalfd by the main fiber: on
+// the first one the server stops accepting, gives the open connections up to
+// 5 s to finish, then closes the rest and exits 0. A second signal cuts the
+// wait short. A connection that resets, closes early or sends garbage ends
+// only its own fiber.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -210,7 +212,7 @@ struct Server {
 void accept_loop(TcpListener& listener, Server& server) {
   for (;;) {
     std::error_code ec;
-    TcpStream stream = std::move(listener.accept(ec).stream);
+    TcpStream stream = listener.accept(ec).stream;
     if (ec == std::errc::operation_canceled) return;
     if (ec) {
       // accept() already waits out a lack of descriptors and skips connections
@@ -261,12 +263,12 @@ int serve(const Options& opts, const sigset_t& stop_signals) {
   loopback.s_addr = htonl(INADDR_LOOPBACK);
   weft::net::ListenOptions listen_opts;
   listen_opts.backlog = 4096;  // as the peers: bursts of 1000 connects must not overflow
-  auto listener = std::make_unique<TcpListener>(TcpListener::bind(
-      weft::net::SocketAddress::ipv4(loopback, static_cast<std::uint16_t>(opts.port)), listen_opts));
-  std::printf("listening on 127.0.0.1:%u\n", listener->local_addr().port());
+  TcpListener listener = TcpListener::bind(
+      weft::net::SocketAddress::ipv4(loopback, static_cast<std::uint16_t>(opts.port)), listen_opts);
+  std::printf("listening on 127.0.0.1:%u\n", listener.local_addr().port());
   std::fflush(stdout);
 
-  weft::JoinHandle<void> acceptor = weft::spawn([&] { accept_loop(*listener, server); });
+  weft::JoinHandle<void> acceptor = weft::spawn([&] { accept_loop(listener, server); });
 
   int sig = next_signal(signals, weft::no_deadline);
   acceptor.cancel();
@@ -274,7 +276,7 @@ int serve(const Options& opts, const sigset_t& stop_signals) {
     acceptor.join();
   } catch (const weft::Cancelled&) {
   }
-  listener.reset();  // new connections are refused from here on
+  listener.close();  // new connections are refused from here on
 
   std::size_t live = server.live.load();
   std::fprintf(stderr, "%s: %s: stopped accepting; %zu connection%s open\n", kName,
