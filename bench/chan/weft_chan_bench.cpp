@@ -37,7 +37,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kChanOps = 2'000'000;   // values through the channel(s)
-constexpr std::uint64_t kMutexOps = 2'000'000;  // lock/unlock pairs, all tasks together
+constexpr std::uint64_t kMutexOps = 1'000'000;  // lock/unlock pairs, all tasks together
 constexpr std::size_t kCapacity = 128;
 constexpr unsigned kPeers = 4;  // producers (and consumers) of mpsc/mpmc, tasks of mutex
 
@@ -111,7 +111,8 @@ double select2() {
       }
     };
   };
-  while (a_open && b_open) weft::select(weft::on_recv(a, take(a_open)), weft::on_recv(b, take(b_open)));
+  while (a_open && b_open)
+    weft::select(weft::on_recv(a, take(a_open)), weft::on_recv(b, take(b_open)));
   sum += consume(a_open ? a : b);
   pa.join();
   pb.join();
@@ -183,8 +184,9 @@ int main(int argc, char** argv) {
   rt.shutdown();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("bench=%s impl=weft threads=%u ops=%llu seconds=%.4f ns_per_op=%.1f peak_rss_kb=%ld\n",
-              bench.c_str(), threads, static_cast<unsigned long long>(ops), seconds,
-              seconds * 1e9 / static_cast<double>(ops), ru.ru_maxrss);
+  std::printf(
+      "bench=%s impl=weft threads=%u ops=%llu seconds=%.4f ns_per_op=%.1f peak_rss_kb=%ld\n",
+      bench.c_str(), threads, static_cast<unsigned long long>(ops), seconds,
+      seconds * 1e9 / static_cast<double>(ops), ru.ru_maxrss);
   return 0;
 }

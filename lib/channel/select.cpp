@@ -63,10 +63,13 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
   };
 
   // First pass: one lock at a time; a ready case costs one lock round trip.
+  // When the pass may end in a park, a buffered channel that looks empty (or
+  // full) is not even locked: the locked pass before parking looks again.
   const std::uintptr_t me = thread_site();
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = at(k);
     SelectCase* c = cases[i];
+    if (block && c->spins() && !c->may_complete()) continue;
     ChannelGuard g(c->ch->lock);
     Sites::note(c->sends ? c->ch->sites.sender : c->ch->sites.receiver, me);
     if (Ready r = c->poll_locked(); r != Ready::not_ready) return {static_cast<int>(i), r};

@@ -16,7 +16,7 @@ import (
 
 const (
 	chanOps  = 2000000 // values through the channel(s)
-	mutexOps = 2000000 // lock/unlock pairs, all goroutines together
+	mutexOps = 1000000 // lock/unlock pairs, all goroutines together
 	capacity = 128
 	peers    = 4 // producers (and consumers) of mpsc/mpmc, goroutines of mutex
 )

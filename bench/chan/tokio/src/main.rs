@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex};
 
 const CHAN_OPS: u64 = 2_000_000; // values through the channel(s)
-const MUTEX_OPS: u64 = 2_000_000; // lock/unlock pairs, all tasks together
+const MUTEX_OPS: u64 = 1_000_000; // lock/unlock pairs, all tasks together
 const CAPACITY: usize = 128;
 const PEERS: u64 = 4; // producers (and consumers) of mpsc/mpmc, tasks of mutex
 
