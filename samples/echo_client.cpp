@@ -37,7 +37,12 @@ class LineReader {
   // `want` bytes if the line sent had no newline (the last line of a file).
   std::string read_line(std::size_t want, bool newline, weft::Deadline until) {
     for (;;) {
-      const std::size_t end = newline ? pending_.find('\n') : (pending_.size() >= want ? want - 1 : std::string::npos);
+      std::size_t end = std::string::npos;
+      if (newline) {
+        end = pending_.find('\n');
+      } else if (pending_.size() >= want) {
+        end = want - 1;
+      }
       if (end != std::string::npos) {
         std::string line = pending_.substr(0, end + 1);
         pending_.erase(0, end + 1);
@@ -81,7 +86,8 @@ int client(std::string_view target) {
 
 int main(int argc, char** argv) {
   std::string_view host, port;
-  if (argc != 2 || !weft::net::split_host_port(argv[1], host, port) || host.empty() || port.empty()) {
+  if (argc != 2 || !weft::net::split_host_port(argv[1], host, port) || host.empty() ||
+      port.empty()) {
     std::fprintf(stderr, "usage: echo_client HOST:PORT\n");
     return 2;
   }

@@ -107,8 +107,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
         std::fprintf(stderr, "%s: bad value for %s\n", kName, arg.c_str());
         return std::nullopt;
       }
-      if (arg == "--port") o.port = static_cast<int>(*n);
-      else o.threads = static_cast<unsigned>(*n);
+      if (arg == "--port") {
+        o.port = static_cast<int>(*n);
+      } else {
+        o.threads = static_cast<unsigned>(*n);
+      }
     } else if (arg == "--http" && !inline_value) {
       o.http = true;
     } else if (arg == "--echo" && !inline_value) {
@@ -229,8 +232,11 @@ void accept_loop(TcpListener& listener, Server& server) {
           Server& server;
           ~Done() { server.live.fetch_sub(1, std::memory_order_relaxed); }
         } done{server};
-        if (server.http) serve_http(s);
-        else serve_echo(s);
+        if (server.http) {
+          serve_http(s);
+        } else {
+          serve_echo(s);
+        }
       }).detach();
     } catch (const weft::RuntimeStopped&) {
       server.live.fetch_sub(1, std::memory_order_relaxed);

@@ -81,9 +81,18 @@ class RequestParser {
 
  private:
   enum class State : std::uint8_t {
-    method, target, version, request_line_lf,
-    header_start, header_name, header_value, header_lf, head_lf,
-    done, body, bad,
+    method,
+    target,
+    version,
+    request_line_lf,
+    header_start,
+    header_name,
+    header_value,
+    header_lf,
+    head_lf,
+    done,
+    body,
+    bad,
   };
   // Which header's value is being read; the others are only syntax-checked.
   enum class Field : std::uint8_t { other, content_length, transfer_encoding, connection };
@@ -99,6 +108,22 @@ class RequestParser {
   }
   static unsigned char lower(unsigned char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+  }
+
+  // field_of() says which field a lowercased header name is; a name longer
+  // than kNameCap comes as "" (none of those we look for).
+  static Field field_of(std::string_view name) noexcept {
+    if (name == "content-length") return Field::content_length;
+    if (name == "transfer-encoding") return Field::transfer_encoding;
+    if (name == "connection") return Field::connection;
+    return Field::other;
+  }
+
+  // trim() drops the optional whitespace around a list element.
+  static std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
   }
 
   // step() advances the head by one byte; false on a syntax error.
@@ -154,19 +179,16 @@ class RequestParser {
     }
   }
 
+  // next() moves to state s, at the start of a new element.
   bool next(State s) noexcept {
     state_ = s;
     len_ = 0;
     return true;
   }
 
+  // begin_field() is called at the colon of a header line.
   bool begin_field() noexcept {
-    // A name longer than kNameCap is none of those we look for.
-    const std::string_view name(name_, len_ <= kNameCap ? len_ : 0);
-    if (name == "content-length") field_ = Field::content_length;
-    else if (name == "transfer-encoding") field_ = Field::transfer_encoding;
-    else if (name == "connection") field_ = Field::connection;
-    else field_ = Field::other;
+    field_ = field_of(std::string_view(name_, len_ <= kNameCap ? len_ : 0));
     if (field_ == Field::content_length && seen_length_) return false;  // a second one
     if (field_ == Field::transfer_encoding) return false;               // no chunked bodies
     if (field_ == Field::content_length) seen_length_ = true;
@@ -176,6 +198,7 @@ class RequestParser {
     return next(State::header_value);
   }
 
+  // value_byte() takes one byte of a header value.
   bool value_byte(unsigned char c) noexcept {
     switch (field_) {
       case Field::content_length:
@@ -203,14 +226,12 @@ class RequestParser {
       if (digits_ == 0) return false;
       content_length_ = number_;
     } else if (field_ == Field::connection && len_ <= kValueCap) {
-      // A comma-separated token list: look for "close" and "keep-alive".
+      // A comma-separated token list; "close" ends the connection after this
+      // request ("keep-alive" changes nothing: see keep_alive()).
       std::string_view list(value_, len_);
       while (!list.empty()) {
         std::size_t comma = list.find(',');
-        std::string_view token = list.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-        if (token == "close") keep_alive_ = false;
+        if (trim(list.substr(0, comma)) == "close") keep_alive_ = false;
         list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
       }
     }
@@ -234,13 +255,13 @@ class RequestParser {
 
   State state_ = State::method;
   Field field_ = Field::other;
-  bool keep_alive_ = true;      // of the request being read (then of the last one)
-  bool seen_length_ = false;    // this request had a Content-Length already
-  bool after_digits_ = false;   // Content-Length: whitespace followed the digits
-  std::size_t len_ = 0;         // bytes of the current element (method, name, ...)
-  std::size_t head_len_ = 0;    // bytes of the current head so far
-  std::size_t digits_ = 0;      // Content-Length digits seen
-  std::uint64_t number_ = 0;    // Content-Length value being read
+  bool keep_alive_ = true;            // of the request being read (then of the last one)
+  bool seen_length_ = false;          // this request had a Content-Length already
+  bool after_digits_ = false;         // Content-Length: whitespace followed the digits
+  std::size_t len_ = 0;               // bytes of the current element (method, name, ...)
+  std::size_t head_len_ = 0;          // bytes of the current head so far
+  std::size_t digits_ = 0;            // Content-Length digits seen
+  std::uint64_t number_ = 0;          // Content-Length value being read
   std::uint64_t content_length_ = 0;  // of the current request
   std::uint64_t body_left_ = 0;       // body bytes still to skip
   char name_[kNameCap] = {};          // lowercased start of the header name

@@ -43,8 +43,8 @@ inline bool equals_lower(std::string_view a, std::string_view lower) {
 inline ResponseFrame frame_response(std::string_view buf) {
   const std::size_t head_end = buf.find("\r\n\r\n");
   if (head_end == std::string_view::npos) {
-    if (buf.size() > kMaxResponseHead) return {ResponseFrame::Kind::invalid, 0, "response head too long"};
-    return {};
+    if (buf.size() <= kMaxResponseHead) return {};
+    return {ResponseFrame::Kind::invalid, 0, "response head too long"};
   }
   const std::string_view head = buf.substr(0, head_end + 2);  // every line ends in CRLF
   // Status line: "HTTP/1.x 200 ..."
@@ -59,7 +59,8 @@ inline ResponseFrame frame_response(std::string_view buf) {
     const std::string_view field = head.substr(line, eol - line);
     line = eol + 2;
     const std::size_t colon = field.find(':');
-    if (colon == std::string_view::npos || !detail::equals_lower(field.substr(0, colon), "content-length")) {
+    if (colon == std::string_view::npos ||
+        !detail::equals_lower(field.substr(0, colon), "content-length")) {
       continue;
     }
     std::string_view v = field.substr(colon + 1);

@@ -23,8 +23,8 @@
 // early close, wrong bytes or status, a connection with no answer in the
 // window), 2 on bad usage. Only loopback targets (127.0.0.0/8) are accepted.
 #include <arpa/inet.h>
-#include <sys/resource.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -121,7 +121,7 @@ Options parse_options(int argc, char** argv) {
     };
     auto whole = [&](double lo, double hi) {
       double v = number(lo, hi);
-      if (v != static_cast<double>(static_cast<long>(v))) usage_error("bad value for " + arg + ": " + value);
+      if (v != std::floor(v)) usage_error("bad value for " + arg + ": " + value);
       return static_cast<long>(v);
     };
     if (arg == "--host") {
@@ -130,9 +130,8 @@ Options parse_options(int argc, char** argv) {
       o.port = static_cast<std::uint16_t>(whole(1, 65535));
       have_port = true;
     } else if (arg == "--mode") {
-      if (value == "echo") o.mode = Mode::echo;
-      else if (value == "http") o.mode = Mode::http;
-      else usage_error("unknown mode " + value);
+      if (value != "echo" && value != "http") usage_error("unknown mode " + value);
+      o.mode = value == "echo" ? Mode::echo : Mode::http;
     } else if (arg == "--conns") {
       o.conns = static_cast<unsigned>(whole(1, 1'000'000));
     } else if (arg == "--threads") {
@@ -160,8 +159,9 @@ Options parse_options(int argc, char** argv) {
 }
 
 std::uint64_t now_ns() {
+  const auto t = weft::Clock::now().time_since_epoch();
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(weft::Clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t).count());
 }
 
 template <class Rep, class Period>
@@ -189,12 +189,12 @@ enum Phase : int { phase_warmup, phase_measure, phase_stop };
 struct Run {
   Options opts;
   weft::net::SocketAddress target;
-  std::vector<unsigned char> pattern;            // echo payloads are slices of it
+  std::vector<unsigned char> pattern;  // echo payloads are slices of it
   std::vector<std::unique_ptr<WorkerStats>> per_worker;
   std::atomic<int> phase{phase_warmup};
-  std::atomic<unsigned> settled{0};              // connections answered once, or failed
+  std::atomic<unsigned> settled{0};  // connections answered once, or failed
   std::array<std::atomic<std::uint64_t>, kErrorKinds> errors{};
-  std::atomic<int> reported{0};                  // error messages printed so far
+  std::atomic<int> reported{0};  // error messages printed so far
 
   // error() counts one error and prints the first few.
   void error(Error kind, unsigned conn, std::string_view what) {
@@ -221,8 +221,8 @@ class Connection {
   // run() connects, then exchanges messages until the phase is stop.
   void run() {
     std::error_code ec;
-    auto stream = weft::net::TcpStream::connect(run_.target, ec,
-                                                weft::deadline_in(seconds(run_.opts.connect_timeout)));
+    auto stream = weft::net::TcpStream::connect(
+        run_.target, ec, weft::deadline_in(seconds(run_.opts.connect_timeout)));
     if (ec) {
       run_.error(err_connect, id_, "connect: " + ec.message());
       settle();
@@ -244,7 +244,8 @@ class Connection {
       if (run_.phase.load(std::memory_order_relaxed) == phase_measure) {
         // No waiting call between here and the update: the fiber cannot move
         // to another worker while it writes this worker's figures.
-        WorkerStats& ws = *run_.per_worker[static_cast<std::size_t>(weft::this_fiber::worker_index())];
+        WorkerStats& ws =
+            *run_.per_worker[static_cast<std::size_t>(weft::this_fiber::worker_index())];
         ws.hist.record(t1 - t0);
         ws.ops++;
         if (run_.opts.mode == Mode::echo) ws.bytes += run_.opts.size;
@@ -268,6 +269,9 @@ class Connection {
     return false;
   }
   bool fail(const std::error_code& ec, std::string_view op) {
+    if (ec == std::errc::operation_canceled) {
+      return fail(err_stall, std::string(op) + ": no answer within 2 s after the window closed");
+    }
     return fail(classify(ec), std::string(op) + ": " + ec.message());
   }
 
@@ -304,10 +308,11 @@ class Connection {
       if (r == 0) return fail(err_eof, "connection closed by the server");
       have += r;
       auto frame = loadgen::frame_response(std::string_view(in_.data(), have));
-      if (frame.kind == loadgen::ResponseFrame::Kind::invalid) return fail(err_mismatch, frame.error);
-      if (frame.kind == loadgen::ResponseFrame::Kind::complete) {
-        if (frame.length != have) return fail(err_mismatch, "bytes after the response (none was asked for)");
-        return true;
+      using Kind = loadgen::ResponseFrame::Kind;
+      if (frame.kind == Kind::invalid) return fail(err_mismatch, frame.error);
+      if (frame.kind == Kind::complete) {
+        if (frame.length == have) return true;
+        return fail(err_mismatch, "bytes after the response (none was asked for)");
       }
     }
   }
@@ -366,6 +371,9 @@ Report drive(Run& run) {
   std::vector<weft::JoinHandle<void>> fibers;
   std::vector<std::unique_ptr<Connection>> conns;
   fibers.reserve(run.opts.conns);
+  auto all_finished = [&] {
+    return std::all_of(fibers.begin(), fibers.end(), [](auto& f) { return f.is_finished(); });
+  };
   for (unsigned i = 0; i < run.opts.conns; i++) {
     conns.push_back(std::make_unique<Connection>(run, i));
     fibers.push_back(weft::spawn([c = conns.back().get()] { c->run(); }));
@@ -373,7 +381,7 @@ Report drive(Run& run) {
   wait_until([&] { return run.settled.load() >= run.opts.conns; },
              weft::deadline_in(seconds(run.opts.connect_timeout)));
   Report rep;
-  if (std::all_of(fibers.begin(), fibers.end(), [](auto& f) { return f.is_finished(); })) {
+  if (all_finished()) {
     // Every connection failed already (nothing listens there, say): report now.
     for (auto& f : fibers) f.join();
     return rep;
@@ -392,8 +400,7 @@ Report drive(Run& run) {
   if (srv0 >= 0 && srv1 >= 0) rep.srv_cpu = srv1 - srv0;
   rep.seconds = std::chrono::duration<double>(t1 - t0).count();
 
-  wait_until([&] { return std::all_of(fibers.begin(), fibers.end(), [](auto& f) { return f.is_finished(); }); },
-             weft::deadline_in(kFinishTime));
+  wait_until(all_finished, weft::deadline_in(kFinishTime));
   // Those still waiting for an answer are stalled: cancel them (they report it).
   for (auto& f : fibers) {
     if (!f.is_finished()) f.cancel();
@@ -404,16 +411,23 @@ Report drive(Run& run) {
 
 std::string format_rate(double v) {
   char buf[64];
-  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-  else if (v >= 1e4) std::snprintf(buf, sizeof buf, "%.0fk", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  } else if (v >= 1e4) {
+    std::snprintf(buf, sizeof buf, "%.0fk", v / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  }
   return buf;
 }
 
 std::string format_us(double us) {
   char buf[64];
-  if (us >= 1000) std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
-  else std::snprintf(buf, sizeof buf, "%.0f us", us);
+  if (us >= 1000) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", us / 1000);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f us", us);
+  }
   return buf;
 }
 
@@ -438,7 +452,8 @@ int main(int argc, char** argv) {
     x ^= x << 5;
     b = static_cast<unsigned char>(x);
   }
-  for (unsigned i = 0; i < o.threads; i++) run.per_worker.push_back(std::make_unique<WorkerStats>());
+  for (unsigned i = 0; i < o.threads; i++)
+    run.per_worker.push_back(std::make_unique<WorkerStats>());
 
   Report rep;
   try {
@@ -477,13 +492,14 @@ int main(int argc, char** argv) {
   if (rep.srv_cpu >= 0) std::printf(" srv_cpu_pct=%.0f", per_second(rep.srv_cpu) * 100);
   std::printf("\n");
 
-  std::printf("weft_loadgen: %s, %u connection%s on %u thread%s, %.1f s: %s %s/s, latency p50 %s, "
-              "p99 %s, max %s; %s\n",
-              echo ? "echo" : "http", o.conns, o.conns == 1 ? "" : "s", o.threads,
-              o.threads == 1 ? "" : "s", rep.seconds, format_rate(rate).c_str(),
-              echo ? "messages" : "requests", format_us(us(50)).c_str(), format_us(us(99)).c_str(),
-              format_us(static_cast<double>(total->hist.max()) / 1000.0).c_str(),
-              errors == 0 ? "no errors" : (std::to_string(errors) + " errors").c_str());
+  std::printf(
+      "weft_loadgen: %s, %u connection%s on %u thread%s, %.1f s: %s %s/s, latency p50 %s, "
+      "p99 %s, max %s; %s\n",
+      echo ? "echo" : "http", o.conns, o.conns == 1 ? "" : "s", o.threads,
+      o.threads == 1 ? "" : "s", rep.seconds, format_rate(rate).c_str(),
+      echo ? "messages" : "requests", format_us(us(50)).c_str(), format_us(us(99)).c_str(),
+      format_us(static_cast<double>(total->hist.max()) / 1000.0).c_str(),
+      errors == 0 ? "no errors" : (std::to_string(errors) + " errors").c_str());
   std::fflush(stdout);
   return errors == 0 ? 0 : 1;
 }
