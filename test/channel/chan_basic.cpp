@@ -1,7 +1,9 @@
 // Channel<T> one operation at a time: capacities, the try forms, closing,
 // rendezvous, unbounded growth, range-for, move-only values, error codes,
 // deadlines and cancellation of a single parked fiber.
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <string>
 #include <system_error>
@@ -12,6 +14,46 @@
 #include "chan_support.hpp"
 
 using namespace chan_test;
+
+// Allocations made by this thread while `counting` is set: the fast paths of a
+// bounded channel must not allocate.
+namespace {
+thread_local bool counting = false;
+thread_local std::size_t allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+TEST_CASE("sending and receiving on a bounded channel does not allocate") {
+  weft::Channel<std::unique_ptr<int>> ch(16);
+  std::vector<std::unique_ptr<int>> values;
+  for (int i = 0; i < 1000; ++i) values.push_back(std::make_unique<int>(i));
+  std::error_code ec;
+  counting = true;
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      auto& v = values[static_cast<std::size_t>(round * 10 + i)];
+      if (i % 2) {
+        ch.send(std::move(v), weft::deadline_in(1s));
+      } else {
+        ch.try_send(std::move(v), ec);
+      }
+    }
+    for (int i = 0; i < 10; ++i) {
+      auto v = i % 2 ? ch.recv(weft::deadline_in(1s)) : ch.try_recv(ec);
+      values[static_cast<std::size_t>(round * 10 + i)] = std::move(*v);
+    }
+  }
+  counting = false;
+  CHECK(allocations == 0);
+  CHECK(*values[999] == 999);
+}
 
 TEST_CASE("try_send and try_recv on a bounded channel keep FIFO order and report full/empty") {
   weft::Channel<int> ch(3);
