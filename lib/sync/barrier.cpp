@@ -21,7 +21,7 @@ Barrier::Barrier(std::size_t parties) : parties_(parties) {
 }
 
 std::size_t Barrier::parties() const noexcept {
-  WordGuard g(const_cast<std::atomic<std::uint32_t>&>(lk_));
+  WordGuard g(lk_);
   return parties_;
 }
 
@@ -62,6 +62,7 @@ bool Barrier::arrive_and_wait(std::error_code& ec, Deadline d) noexcept {
 
 void Barrier::arrive_and_drop() noexcept {
   WordGuard g(lk_);
+  if (parties_ == 0) detail::misuse("weft::Barrier::arrive_and_drop() with no party left");
   --parties_;
   if (parties_ > 0 && arrived_ >= parties_) complete_locked();
 }

@@ -102,7 +102,7 @@ void TaskGroup::cancel() noexcept {
 }
 
 std::size_t TaskGroup::running() const noexcept {
-  WordGuard g(const_cast<std::atomic<std::uint32_t>&>(lk_));
+  WordGuard g(lk_);
   return running_;
 }
 

@@ -40,7 +40,8 @@ class Barrier {
   bool arrive_and_wait(std::error_code& ec, Deadline d = no_deadline) noexcept;
 
   // arrive_and_drop() leaves the barrier for good: one party fewer from this
-  // phase on, which may complete the phase (without a leader).
+  // phase on, which may complete the phase (without a leader). Dropping more
+  // parties than there are aborts.
   void arrive_and_drop() noexcept;
 
   // phase() counts completed phases.
@@ -52,7 +53,7 @@ class Barrier {
  private:
   void complete_locked() noexcept;
 
-  std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding all below
+  mutable std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding all below
   std::size_t parties_;               // participants per phase
   std::size_t arrived_ = 0;           // arrivals in the current phase
   std::atomic<std::uint64_t> phase_{0};  // completed phases (written under lk_)

@@ -25,8 +25,8 @@ class Latch {
   // No fiber may be waiting when the Latch is destroyed.
   ~Latch() = default;
 
-  // count_down() subtracts n; reaching zero releases every waiter. One atomic
-  // operation unless it reaches zero.
+  // count_down() subtracts n; reaching zero releases every waiter. One CAS
+  // unless it reaches zero.
   void count_down(std::size_t n = 1);
 
   // try_wait() is true once the count is zero. Never waits.
@@ -79,7 +79,7 @@ class WaitGroup {
   ~WaitGroup() = default;
 
   // add() adds delta (which may be negative) to the count. One atomic
-  // operation unless the count reaches zero.
+  // operation (a CAS when delta < 0) unless the count reaches zero.
   void add(std::int64_t delta = 1);
   // done() is add(-1).
   void done() { add(-1); }

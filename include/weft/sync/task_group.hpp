@@ -49,8 +49,8 @@ namespace weft {
 // join() did not report is logged (as a failed detached fiber would be), not
 // lost: call join() to see errors. A group can be reused after join().
 //
-// spawn() and join() belong to the fiber that owns the group (cancel() may
-// come from anywhere). Inside a fiber the children go to that fiber's runtime;
+// join() belongs to the fiber that owns the group; spawn() may also be called
+// by the group's children, and cancel() from anywhere. Inside a fiber the children go to that fiber's runtime;
 // a plain thread gives the group a Runtime to spawn into.
 class TaskGroup {
  public:
@@ -117,7 +117,7 @@ class TaskGroup {
 
   Runtime* rt_ = nullptr;               // where children go; null: the caller's runtime
   int uncaught_;                        // std::uncaught_exceptions() at construction
-  std::atomic<std::uint32_t> lk_{0};    // spin lock word guarding all below
+  mutable std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding all below
   std::size_t running_ = 0;             // children not yet done
   bool cancelling_ = false;             // a failure or cancel() happened
   std::exception_ptr error_;            // the first failure
