@@ -3,6 +3,7 @@
 // fibers.
 #include <algorithm>
 #include <mutex>
+#include <stop_token>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -271,6 +272,48 @@ TEST_CASE("Mutex: plain threads and fibers share one mutex") {
   for (auto& h : hs) h.join();
   rt.shutdown();
   CHECK(counter == long{kFibers} * kIters + long{kThreads} * kIters * 5);
+}
+
+TEST_CASE("Mutex: a plain thread's deadline scope cuts its lock wait short") {
+  weft::Runtime rt(config(2));
+  weft::Mutex mu;
+  rt.spawn([&] { mu.lock(); }).join();
+  auto t0 = Clock::now();
+  weft::with_timeout(20ms, [&] {
+    try {
+      mu.lock();
+      FAIL("locked a held mutex");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::timed_out);
+    }
+  });
+  CHECK(ms_since(t0) >= 20);
+  rt.spawn([&] { mu.unlock(); }).join();
+  CHECK(mu.try_lock());
+  mu.unlock();
+  rt.shutdown();
+}
+
+TEST_CASE("Mutex: a cancelled fiber still takes a free mutex, and waits no more") {
+  SYNC_WORKER_SUBCASES(workers);
+  weft::run(config(workers), [&] {
+    weft::Mutex mu, held;
+    held.lock();
+    auto h = weft::spawn([&] {
+      std::stop_source stop;
+      stop.request_stop();
+      auto guard = weft::cancel_on(stop.get_token());  // cancels this fiber now
+      REQUIRE(weft::this_fiber::cancelled());
+      // A free mutex does not make it wait: taken, as cleanup code expects.
+      mu.lock();
+      mu.unlock();
+      held.lock();  // would wait: a cancellation point
+    });
+    CHECK(throws_cancelled([&] { h.join(); }));
+    held.unlock();
+    CHECK(mu.try_lock());
+    mu.unlock();
+  });
 }
 
 TEST_CASE("Mutex: a plain thread times out, and is handed the mutex by a fiber") {

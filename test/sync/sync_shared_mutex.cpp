@@ -193,6 +193,58 @@ TEST_CASE("SharedMutex: a writer that gives up lets the readers it held back in"
   });
 }
 
+TEST_CASE("SharedMutex: random give-ups of readers and writers under contention lose nothing") {
+  SYNC_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "SharedMutex give-ups");
+  constexpr int kFibers = 300, kIters = 20;
+  weft::SharedMutex mu;
+  long a = 0, b = 0;  // guarded by mu
+  std::atomic<long> bad{0}, writes{0}, readers_in{0}, writers_in{0};
+  weft::run(config(workers), [&] {
+    std::vector<weft::JoinHandle<void>> hs;
+    for (int f = 0; f < kFibers; ++f) {
+      hs.push_back(weft::spawn([&, f] {
+        for (int i = 0; i < kIters; ++i) {
+          const bool writer = (f + i) % 3 == 0;
+          const bool patient = (f * 7 + i) % 2 == 0;
+          const auto wait = std::chrono::microseconds((f * 53 + i * 17) % 400);
+          if (writer) {
+            if (patient) {
+              mu.lock();
+            } else if (!mu.try_lock_for(wait)) {
+              continue;
+            }
+            if (++writers_in != 1 || readers_in.load() != 0) ++bad;
+            ++a;
+            if (i % 4 == 0) weft::this_fiber::yield();
+            ++b;
+            ++writes;
+            --writers_in;
+            mu.unlock();
+          } else {
+            if (patient) {
+              mu.lock_shared();
+            } else if (!mu.try_lock_shared_for(wait)) {
+              continue;
+            }
+            ++readers_in;
+            if (writers_in.load() != 0 || a != b) ++bad;
+            if (i % 3 == 0) weft::this_fiber::yield();
+            --readers_in;
+            mu.unlock_shared();
+          }
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+    CHECK(mu.try_lock());
+    mu.unlock();
+  });
+  CHECK(bad.load() == 0);
+  CHECK(a == writes.load());
+  CHECK(a == b);
+}
+
 TEST_CASE("SharedMutex: cancelled readers and writers leave it intact") {
   SYNC_WORKER_SUBCASES(workers);
   Watchdog dog(60s, "SharedMutex cancellation");

@@ -2,6 +2,7 @@
 // cancelling the siblings and coming out of join(), the parent's own
 // cancellation and deadline reaching the children (and the parent waiting for
 // them anyway), the destructor's semantics, plain threads, many children.
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -269,7 +270,29 @@ TEST_CASE("TaskGroup: a plain thread runs a group on a runtime") {
   weft::TaskGroup g(rt);
   g.spawn([] { throw std::runtime_error("from a child"); });
   CHECK_THROWS_AS(g.join(), std::runtime_error);
+  // Every child fiber ends soon after the group is done with it: none leaks.
+  CHECK(thread_wait_until([&] { return rt.stats().live_fibers == 0; }, 10s));
   rt.shutdown();
+}
+
+TEST_CASE("TaskGroup: children spawn into their own group") {
+  SYNC_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "TaskGroup spawning children");
+  weft::run(config(workers), [&] {
+    std::atomic<int> nodes{0};
+    weft::TaskGroup g;
+    // A binary tree of depth 10 (2047 fibers), each node spawning its two
+    // children into the same group; join() waits for all of them.
+    std::function<void(int)> grow = [&](int depth) {
+      ++nodes;
+      if (depth == 0) return;
+      g.spawn([&, depth] { grow(depth - 1); });
+      g.spawn([&, depth] { grow(depth - 1); });
+    };
+    g.spawn([&] { grow(10); });
+    g.join();
+    CHECK(nodes.load() == 2047);
+  });
 }
 
 TEST_CASE("TaskGroup: thousands of children, nested groups") {
