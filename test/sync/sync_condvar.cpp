@@ -42,7 +42,7 @@ TEST_CASE("CondVar: wait with a predicate, wait_for timing out with the lock hel
 
 TEST_CASE("CondVar: 100,000 ping-pong rounds lose no wakeup") {
   SYNC_WORKER_SUBCASES(workers);
-  Watchdog dog(120s, "CondVar ping-pong");
+  Watchdog dog(ping_pong_watchdog(), "CondVar ping-pong");
   int rounds = 0;
   std::atomic<int> stuck{0};
   weft::run(config(workers), [&] {
@@ -63,7 +63,7 @@ TEST_CASE("CondVar: 100,000 ping-pong rounds lose no wakeup") {
         cv.notify_one();
       }
     });
-    const auto budget_end = Clock::now() + kPingPongBudget;
+    const auto budget_end = Clock::now() + ping_pong_budget();
     std::unique_lock<weft::Mutex> lk(mu);
     for (; rounds < kPingPongRounds; ++rounds) {
       if (rounds % 1024 == 0 && Clock::now() > budget_end) break;

@@ -31,7 +31,7 @@ TEST_CASE("Event: set, reset, is_set, wait_for") {
 
 TEST_CASE("Event: 100,000 ping-pong rounds lose no wakeup") {
   SYNC_WORKER_SUBCASES(workers);
-  Watchdog dog(120s, "Event ping-pong");
+  Watchdog dog(ping_pong_watchdog(), "Event ping-pong");
   int rounds = 0;
   std::atomic<int> stuck{0};
   weft::run(config(workers), [&] {
@@ -48,7 +48,7 @@ TEST_CASE("Event: 100,000 ping-pong rounds lose no wakeup") {
         pong.set();
       }
     });
-    const auto budget_end = Clock::now() + kPingPongBudget;
+    const auto budget_end = Clock::now() + ping_pong_budget();
     for (; rounds < kPingPongRounds; ++rounds) {
       if (rounds % 1024 == 0 && Clock::now() > budget_end) break;
       ping.set();

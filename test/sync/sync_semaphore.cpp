@@ -33,7 +33,7 @@ TEST_CASE("Semaphore: counts permits") {
 
 TEST_CASE("Semaphore: 100,000 ping-pong rounds lose no wakeup") {
   SYNC_WORKER_SUBCASES(workers);
-  Watchdog dog(120s, "Semaphore ping-pong");
+  Watchdog dog(ping_pong_watchdog(), "Semaphore ping-pong");
   int rounds = 0;
   std::atomic<int> stuck{0};
   weft::run(config(workers), [&] {
@@ -49,7 +49,7 @@ TEST_CASE("Semaphore: 100,000 ping-pong rounds lose no wakeup") {
         pong.release();
       }
     });
-    const auto budget_end = Clock::now() + kPingPongBudget;
+    const auto budget_end = Clock::now() + ping_pong_budget();
     for (; rounds < kPingPongRounds; ++rounds) {
       if (rounds % 1024 == 0 && Clock::now() > budget_end) break;
       ping.release();

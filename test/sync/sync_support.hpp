@@ -68,15 +68,30 @@ class Watchdog {
   std::thread thread_;
 };
 
-// Ping-pong tests make up to kPingPongRounds round trips between two fibers
-// (or a fiber and a thread). Each wait has its own deadline (kStepDeadline):
-// a lost wakeup ends it and is counted, never hangs. The rounds are also cut
-// short by kPingPongBudget: when the cores are saturated by other processes a
-// thread woken from the futex may wait milliseconds for a core, and a
-// cross-worker round trip then costs that twice.
+// Ping-pong tests make up to kPingPongRounds round trips between two fibers.
+// Each wait has its own deadline (kStepDeadline): a lost wakeup ends it and
+// is counted, never hangs. The rounds are also cut short by a time budget
+// (ping_pong_budget()): when the cores are saturated by other processes a
+// worker woken from its futex may wait milliseconds for a core, and a
+// cross-worker round trip then costs that twice (a quiet machine makes the
+// 100,000 rounds in a few seconds).
 inline constexpr int kPingPongRounds = 100'000;
-inline constexpr auto kPingPongBudget = std::chrono::seconds(20);
 inline constexpr auto kStepDeadline = std::chrono::seconds(30);
+
+// ping_pong_budget() is 20 s, or WEFT_SYNC_PINGPONG_BUDGET seconds (0: no
+// budget, always the full rounds).
+inline Clock::duration ping_pong_budget() {
+  long s = 20;
+  if (const char* env = std::getenv("WEFT_SYNC_PINGPONG_BUDGET")) s = std::atol(env);
+  if (s <= 0) return std::chrono::hours(24);
+  return std::chrono::seconds(s);
+}
+
+// ping_pong_watchdog() bounds a whole ping-pong case: its budget and then
+// some for the last steps and the teardown.
+inline std::chrono::milliseconds ping_pong_watchdog() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(ping_pong_budget()) + std::chrono::seconds(100);
+}
 
 // check_ping_pong() checks what a ping-pong run did: no wait ran out, all
 // rounds on one worker (no cross-thread wakes to be slow), and enough rounds
