@@ -1,0 +1,241 @@
+// weft::Async on descriptors that are not sockets: a pipe, an eventfd and a
+// timerfd. readable()/writable()/read_with()/write_with() with deadlines,
+// cancellation, a second waiter, and use outside a fiber.
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace net_test;
+using weft::Async;
+using weft::OwnedFd;
+
+namespace {
+
+struct Pipe {
+  Async<OwnedFd> r;
+  Async<OwnedFd> w;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  return Pipe{Async<OwnedFd>(OwnedFd(fds[0])), Async<OwnedFd>(OwnedFd(fds[1]))};
+}
+
+// soon() is the deadline of a wait that should succeed (Async takes Deadlines).
+weft::Deadline soon() { return weft::deadline_in(kWait); }
+
+ssize_t read_fd(OwnedFd& fd, void* buf, std::size_t n) { return ::read(fd.native_handle(), buf, n); }
+ssize_t write_fd(OwnedFd& fd, const void* buf, std::size_t n) { return ::write(fd.native_handle(), buf, n); }
+
+}  // namespace
+
+TEST_CASE("pipe: read_with parks until a writer fiber writes") {
+  for_each_workers([] {
+    auto p = make_pipe();
+    CHECK((fcntl(p.r.native_handle(), F_GETFL) & O_NONBLOCK) != 0);  // Async made it non-blocking
+    auto writer = weft::spawn([&] {
+      weft::this_fiber::yield();
+      return p.w.write_with([](OwnedFd& fd) { return write_fd(fd, "data", 4); }, soon());
+    });
+    char buf[8];
+    auto n = p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, buf, sizeof buf); }, soon());
+    CHECK(n == 4);
+    CHECK(std::string(buf, 4) == "data");
+    CHECK(writer.join() == 4);
+  });
+}
+
+TEST_CASE("pipe: readable and read_with time out, never early") {
+  for_each_workers([] {
+    auto p = make_pipe();
+    std::error_code ec;
+    auto t0 = Clock::now();
+    CHECK_FALSE(p.r.readable(ec, weft::deadline_in(40ms)));
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 40);
+    char c;
+    t0 = Clock::now();
+    auto r = p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, ec, weft::deadline_in(25ms));
+    CHECK(r == -1);
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 25);
+    CHECK_THROWS_AS(p.r.readable(weft::deadline_in(5ms)), std::system_error);
+    // Other errors come back as they are, without waiting.
+    r = p.w.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, ec, soon());  // read the write end
+    CHECK(r == -1);
+    CHECK(ec == std::errc::bad_file_descriptor);
+    // Ready at once: readable returns true without waiting.
+    p.w.write_with([](OwnedFd& fd) { return write_fd(fd, "x", 1); });
+    auto t1 = Clock::now();
+    CHECK(p.r.readable(ec, soon()));
+    CHECK(ms_since(t1) < 1000);
+  });
+}
+
+TEST_CASE("pipe: writable waits for room, and times out on a full pipe") {
+  for_each_workers([] {
+    auto p = make_pipe();
+    std::vector<char> chunk(65536, 'p');
+    std::size_t filled = 0;
+    for (;;) {  // fill the pipe
+      ssize_t n = ::write(p.w.native_handle(), chunk.data(), chunk.size());
+      if (n < 0) {
+        REQUIRE(errno == EAGAIN);
+        break;
+      }
+      filled += static_cast<std::size_t>(n);
+    }
+    std::error_code ec;
+    auto t0 = Clock::now();
+    CHECK_FALSE(p.w.writable(ec, weft::deadline_in(30ms)));
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 30);
+    auto r = p.w.write_with([&](OwnedFd& fd) { return write_fd(fd, chunk.data(), 1); }, ec, weft::deadline_in(20ms));
+    CHECK(r == -1);
+    CHECK(ec == std::errc::timed_out);
+    // A reader drains it; the writer, parked meanwhile, gets room.
+    auto drainer = weft::spawn([&] {
+      std::vector<char> buf(filled);
+      std::size_t got = 0;
+      while (got < filled) {
+        auto n = p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, buf.data(), buf.size()); }, soon());
+        got += static_cast<std::size_t>(n);
+      }
+      return got;
+    });
+    p.w.writable(soon());
+    auto w = p.w.write_with([&](OwnedFd& fd) { return write_fd(fd, "!", 1); }, soon());
+    CHECK(w == 1);
+    CHECK(drainer.join() >= filled);
+  });
+}
+
+TEST_CASE("eventfd: read_with wakes on a write from another fiber; write_with waits at the counter's top") {
+  for_each_workers([] {
+    Async<OwnedFd> efd(OwnedFd(::eventfd(0, EFD_CLOEXEC)));
+    auto poster = weft::spawn([&] {
+      std::uint64_t one = 1;
+      weft::this_fiber::yield();
+      return efd.write_with([&](OwnedFd& fd) { return write_fd(fd, &one, sizeof one); }, soon());
+    });
+    std::uint64_t v = 0;
+    auto n = efd.read_with([&](OwnedFd& fd) { return read_fd(fd, &v, sizeof v); }, soon());
+    CHECK(n == 8);
+    CHECK(v == 1);
+    CHECK(poster.join() == 8);
+    // The counter tops out at 2^64 - 2: one more write would block.
+    std::uint64_t top = 0xfffffffffffffffeULL;
+    efd.write_with([&](OwnedFd& fd) { return write_fd(fd, &top, sizeof top); }, soon());
+    std::error_code ec;
+    std::uint64_t one = 1;
+    auto r = efd.write_with([&](OwnedFd& fd) { return write_fd(fd, &one, sizeof one); }, ec, weft::deadline_in(20ms));
+    CHECK(r == -1);
+    CHECK(ec == std::errc::timed_out);
+    auto reader = weft::spawn([&] {
+      std::uint64_t x = 0;
+      efd.read_with([&](OwnedFd& fd) { return read_fd(fd, &x, sizeof x); }, soon());
+      return x;
+    });
+    r = efd.write_with([&](OwnedFd& fd) { return write_fd(fd, &one, sizeof one); }, ec, soon());
+    CHECK_FALSE(ec);
+    CHECK(r == 8);
+    CHECK(reader.join() == top);
+  });
+}
+
+TEST_CASE("timerfd: readable when it expires, not before") {
+  for_each_workers([] {
+    Async<OwnedFd> tfd(OwnedFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)));
+    itimerspec spec{};
+    spec.it_value.tv_nsec = 30'000'000;  // 30 ms
+    auto t0 = Clock::now();
+    REQUIRE(::timerfd_settime(tfd.native_handle(), 0, &spec, nullptr) == 0);
+    std::error_code ec;
+    // A deadline shorter than the timer expires first.
+    CHECK_FALSE(tfd.readable(ec, weft::deadline_in(5ms)));
+    CHECK(ec == std::errc::timed_out);
+    std::uint64_t expirations = 0;
+    auto n = tfd.read_with([&](OwnedFd& fd) { return read_fd(fd, &expirations, sizeof expirations); }, soon());
+    CHECK(n == 8);
+    CHECK(expirations == 1);
+    CHECK(ms_since(t0) >= 30);
+    // A periodic timer: several fibers in turn each see ticks.
+    spec.it_value.tv_nsec = 2'000'000;
+    spec.it_interval.tv_nsec = 2'000'000;
+    REQUIRE(::timerfd_settime(tfd.native_handle(), 0, &spec, nullptr) == 0);
+    std::uint64_t total = 0;
+    for (int i = 0; i < 5; ++i) {
+      tfd.read_with([&](OwnedFd& fd) { return read_fd(fd, &expirations, sizeof expirations); }, soon());
+      total += expirations;
+    }
+    CHECK(total >= 5);
+  });
+}
+
+TEST_CASE("a second waiter in the same direction is refused; cancellation ends a wait") {
+  for_each_workers([] {
+    auto p = make_pipe();
+    std::atomic<bool> started{false};
+    auto first = weft::spawn([&] {
+      std::error_code ec;
+      started = true;
+      p.r.readable(ec, soon());
+      return ec;
+    });
+    std::error_code ec;
+    bool busy = false;
+    for (int i = 0; i < 10'000 && !busy; ++i) {
+      if (started) {
+        p.r.readable(ec, soon());
+        busy = ec == std::errc::device_or_resource_busy;
+      }
+      if (!busy) weft::this_fiber::yield();
+    }
+    CHECK(busy);
+    // The other direction is free.
+    CHECK(p.w.writable(ec, soon()));
+    first.cancel();
+    CHECK(first.join() == std::errc::operation_canceled);
+  });
+}
+
+TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber") {
+  Watchdog dog(60s, "Async outside fibers");
+  const int fds_before = fd_count();
+  {
+    auto p = make_pipe();
+    std::error_code ec;
+    auto t0 = Clock::now();
+    CHECK_FALSE(p.r.readable(ec, weft::deadline_in(20ms)));
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 20);
+    std::thread writer([&] { p.w.write_with([](OwnedFd& fd) { return write_fd(fd, "t", 1); }, soon()); });
+    char c;
+    CHECK(p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, soon()) == 1);
+    writer.join();
+    weft::Runtime rt(weft::Config{}.worker_threads(2));
+    rt.block_on([&] {
+      // The first waits in a fiber register both ends.
+      std::error_code wec;
+      CHECK_FALSE(p.r.readable(wec, weft::deadline_in(1ms)));
+      CHECK(wec == std::errc::timed_out);
+      CHECK(p.w.writable(wec, soon()));
+      auto w = weft::spawn([&] { p.w.write_with([](OwnedFd& fd) { return write_fd(fd, "f", 1); }, soon()); });
+      CHECK(p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, soon()) == 1);
+      CHECK(c == 'f');
+      w.join();
+    });
+    CHECK(rt.stats().registered_fds == 2);  // registered on first wait in a fiber
+    OwnedFd raw = std::move(p.r).into_inner();
+    CHECK(rt.stats().registered_fds == 1);
+    CHECK(raw);
+  }
+  CHECK(fd_count() == fds_before);
+}
