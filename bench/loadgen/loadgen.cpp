@@ -11,8 +11,11 @@
 // Content-Length body. Latency runs from the write of a message to the read of
 // the last byte of its answer.
 //
-// The run has three phases: connect (until every connection was answered once,
-// at most --connect-timeout), --warmup, then --duration measured. Each answer
+// The run has four phases. Connect: every connection is opened, at most 256
+// at a time, before any sends (so connection set-up does not compete with
+// traffic). Start: all send their first message; once each was answered (at
+// most --connect-timeout in all for both), --warmup, then --duration
+// measured. Each answer
 // in the measured window goes into the histogram of the worker thread that
 // read it; the histograms are merged at the end. After the window the fibers
 // get 2 s to finish the exchange they are in; those still waiting then are
@@ -83,6 +86,11 @@ const std::string kRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 // kFinishTime is how long connections may take to finish their exchange once
 // the measured window closed.
 constexpr auto kFinishTime = 2s;
+// kConnectBurst bounds the connects under way. Thousands at once overflow the
+// server's listen queue and the kernel's SYN backlog (tcp_max_syn_backlog is
+// 2048 here): a dropped SYN or handshake ACK is retried only after 1 s, 3 s,
+// 7 s..., which shows up as stalls and seconds of latency.
+constexpr std::uint64_t kConnectBurst = 256;
 // kPatternSpread: echo messages start at one of this many offsets into the
 // pattern, so consecutive messages (and connections) differ.
 constexpr std::size_t kPatternSpread = 251;
@@ -192,7 +200,10 @@ struct Run {
   std::vector<unsigned char> pattern;  // echo payloads are slices of it
   std::vector<std::unique_ptr<WorkerStats>> per_worker;
   std::atomic<int> phase{phase_warmup};
-  std::atomic<unsigned> settled{0};  // connections answered once, or failed
+  weft::Semaphore connect_slots{kConnectBurst};  // bounds the connects under way
+  std::atomic<unsigned> connected{0};            // connects that ended, either way
+  weft::Event go;                                // raised once all connects ended
+  std::atomic<unsigned> settled{0};              // connections answered once, or failed
   std::array<std::atomic<std::uint64_t>, kErrorKinds> errors{};
   std::atomic<int> reported{0};  // error messages printed so far
 
@@ -221,10 +232,16 @@ class Connection {
   // run() connects, then exchanges messages until the phase is stop.
   void run() {
     std::error_code ec;
-    auto stream = weft::net::TcpStream::connect(
-        run_.target, ec, weft::deadline_in(seconds(run_.opts.connect_timeout)));
+    const weft::Deadline until = weft::deadline_in(seconds(run_.opts.connect_timeout));
+    weft::net::TcpStream stream;
+    if (run_.connect_slots.acquire(1, ec, until)) {
+      stream = weft::net::TcpStream::connect(run_.target, ec, until);
+      run_.connect_slots.release();
+    }
+    run_.connected.fetch_add(1, std::memory_order_relaxed);
+    if (!ec) run_.go.wait(ec);  // only cancellation ends this wait early
     if (ec) {
-      run_.error(err_connect, id_, "connect: " + ec.message());
+      if (!stream) run_.error(err_connect, id_, "connect: " + ec.message());
       settle();
       return;
     }
@@ -374,12 +391,15 @@ Report drive(Run& run) {
   auto all_finished = [&] {
     return std::all_of(fibers.begin(), fibers.end(), [](auto& f) { return f.is_finished(); });
   };
+  const weft::Deadline set_up = weft::deadline_in(seconds(run.opts.connect_timeout));
   for (unsigned i = 0; i < run.opts.conns; i++) {
     conns.push_back(std::make_unique<Connection>(run, i));
     fibers.push_back(weft::spawn([c = conns.back().get()] { c->run(); }));
   }
-  wait_until([&] { return run.settled.load() >= run.opts.conns; },
-             weft::deadline_in(seconds(run.opts.connect_timeout)));
+  // Every connect ends by the set-up deadline, so this wait does too.
+  wait_until([&] { return run.connected.load() >= run.opts.conns; }, weft::no_deadline);
+  run.go.set();
+  wait_until([&] { return run.settled.load() >= run.opts.conns; }, set_up);
   Report rep;
   if (all_finished()) {
     // Every connection failed already (nothing listens there, say): report now.
