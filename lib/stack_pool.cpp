@@ -150,7 +150,11 @@ void StackPool::release(const Stack& s, StackCache* cache) noexcept {
     // Spill the oldest half to the shared list.
     std::lock_guard<std::mutex> lk(mu_);
     auto& list = free_[default_usable_];
-    for (std::size_t i = 0; i < kCacheMax / 2; ++i) list.push_back(cache->stacks[i]);
+    for (std::size_t i = 0; i < kCacheMax / 2; ++i) {
+      const Stack& spilled = cache->stacks[i];
+      if (list.size() >= kKeepCommitted) madvise(spilled.lo, spilled.usable(), MADV_DONTNEED);
+      list.push_back(spilled);
+    }
     cache->stacks.erase(cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
     return;
   }

@@ -7,6 +7,8 @@
 
 #include <weft/errors.hpp>
 
+#include <boost/fiber/scheduler.hpp>
+
 #include "fiber_record.hpp"
 #include "timers.hpp"
 #include "wait.hpp"
@@ -30,7 +32,9 @@ void yield() {
   }
   detail::check_cancel(rec);
   detail::current_worker()->mark_yielding(rec->ctx);
-  rec->ctx->yield();
+  // Straight to the scheduler: context::yield() would look the running
+  // context up again through Boost's thread-local.
+  rec->ctx->get_scheduler()->yield(rec->ctx);
   detail::check_cancel(rec);
 }
 
