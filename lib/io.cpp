@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include <weft/async.hpp>
+#include <weft/errors.hpp>
 #include <weft/scope.hpp>
 
 #include "fiber_record.hpp"
@@ -105,6 +106,8 @@ __attribute__((noinline)) int last_errno() noexcept {
 }
 
 void throw_io_error(std::error_code ec, const char* what) {
+  // Throwing forms report cancellation as weft::Cancelled, like every wait.
+  if (ec == std::errc::operation_canceled) throw Cancelled();
   throw std::system_error(ec, std::string("weft: ") + what);
 }
 

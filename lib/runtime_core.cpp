@@ -154,7 +154,8 @@ void RuntimeCore::monitor() noexcept {
       continue;
     }
     if (now - wt.since >= std::chrono::milliseconds(1) && (w->has_lifo() || w->queued() != 0)) notify_idle();
-    if (!wt.reported && now - wt.since >= cfg.stall_threshold()) {
+    if (!wt.reported && cfg.stall_threshold().count() > 0 &&
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since) >= cfg.stall_threshold()) {
       wt.reported = true;
       logger().warn("worker {} has run fiber '{}' for {} ms without a pause; fibers queued behind it move to other "
                     "workers (use weft::unblock() for blocking calls)",

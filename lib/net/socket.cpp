@@ -1,4 +1,5 @@
 // Socket and the shared operations of ops.hpp that do not wait.
+#include <weft/errors.hpp>
 #include <weft/net/socket.hpp>
 
 #include <sys/socket.h>
@@ -15,6 +16,8 @@ namespace weft::net {
 namespace detail {
 
 void fail(std::error_code ec, const char* what) {
+  // Cancellation is reported the same way everywhere: weft::Cancelled.
+  if (ec == std::errc::operation_canceled) throw Cancelled();
   throw std::system_error(ec, std::string("weft::net: ") + what);
 }
 

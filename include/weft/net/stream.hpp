@@ -16,7 +16,8 @@ namespace weft::net {
 // comes in two forms: the first throws std::system_error, the second takes a
 // std::error_code& and throws nothing. Both take an Expiry (a Deadline or a
 // timeout; none by default): when it passes first, the call fails with
-// std::errc::timed_out; a cancelled fiber gets std::errc::operation_canceled.
+// std::errc::timed_out; a cancelled fiber gets std::errc::operation_canceled
+// (the throwing forms throw weft::Cancelled).
 // The fast path is one syscall and no allocation; only EAGAIN parks the fiber.
 // Writes never raise SIGPIPE: a write to a closed peer fails with EPIPE (or
 // ECONNRESET). Zero-length reads and writes return 0 at once.
