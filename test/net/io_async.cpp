@@ -210,6 +210,9 @@ TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber")
   Watchdog dog(60s, "Async outside fibers");
   const int fds_before = fd_count();
   {
+    // Declared first so it outlives the pipe: an Async registered with a
+    // runtime must not outlive it. It starts at block_on().
+    weft::Runtime rt(weft::Config{}.worker_threads(2));
     auto p = make_pipe();
     std::error_code ec;
     auto t0 = Clock::now();
@@ -220,7 +223,7 @@ TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber")
     char c;
     CHECK(p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, soon()) == 1);
     writer.join();
-    weft::Runtime rt(weft::Config{}.worker_threads(2));
+    CHECK_FALSE(rt.running());
     rt.block_on([&] {
       // The first waits in a fiber register both ends.
       std::error_code wec;
