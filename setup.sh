@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh: install what weft needs from Debian, build it, and run it.
 #
-#   ./setup.sh demo       build everything in build/ and run samples/spawn_demo
+#   ./setup.sh demo       build everything in build/, serve samples/http_hello and
+#                         drive it for a few seconds with bench/weft_loadgen
 #   ./setup.sh test       build everything in build/, run the whole test suite,
 #                         then the sanitizer legs; fails if anything failed
 #   ./setup.sh sanitize   the sanitizer leg alone (build-asan/)
@@ -174,8 +175,8 @@ case ${1:-} in
   build) build ;;
   demo)
     build
-    log "running samples/spawn_demo"
-    "$build_dir/samples/spawn_demo"
+    log "running samples/demo.sh: http_hello served, driven by bench/weft_loadgen"
+    samples/demo.sh "$build_dir"
     ;;
   test)
     start=$SECONDS
