@@ -191,10 +191,11 @@ TEST_CASE("range-for over a channel ends when it is closed and drained") {
   CHAN_WORKER_SUBCASES(workers);
   Watchdog dog(60s, "range-for");
   weft::Runtime rt(config(workers));
-  rt.block_on([] {
-    for (std::size_t cap :
-         {std::size_t{0}, std::size_t{1}, std::size_t{16}, weft::Channel<int>::kUnbounded}) {
-      CAPTURE(cap);
+  for (std::size_t cap :
+       {std::size_t{0}, std::size_t{1}, std::size_t{16}, weft::Channel<int>::kUnbounded}) {
+    // CAPTURE out here: doctest keeps it per thread, and a fiber may move.
+    CAPTURE(cap);
+    std::vector<int> got = rt.block_on([cap] {
       weft::Channel<std::unique_ptr<int>> ch(cap);
       auto producer = weft::spawn([ch] {
         for (int i = 0; i < 1000; ++i) ch.send(std::make_unique<int>(i));
@@ -203,11 +204,12 @@ TEST_CASE("range-for over a channel ends when it is closed and drained") {
       std::vector<int> got;
       for (auto& p : ch) got.push_back(*std::move(p));
       producer.join();
-      std::vector<int> want(1000);
-      std::iota(want.begin(), want.end(), 0);
-      CHECK(got == want);
-    }
-  });
+      return got;
+    });
+    std::vector<int> want(1000);
+    std::iota(want.begin(), want.end(), 0);
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("a deadline scope bounds channel waits like their own deadlines") {
