@@ -139,6 +139,10 @@ TEST_CASE("an ordinary crash in a fiber is not reported as a stack overflow") {
   INFO("child output:\n" << r.output);
   REQUIRE(r.finished);
   REQUIRE(WIFSIGNALED(r.status));
-  CHECK(WTERMSIG(r.status) == SIGSEGV);
-  CHECK(r.output.find("overflow") == std::string::npos);
+  // SIGSEGV; under UndefinedBehaviorSanitizer the null store is caught first
+  // and the process aborts instead.
+  CHECK((WTERMSIG(r.status) == SIGSEGV || WTERMSIG(r.status) == SIGABRT));
+  // The library's report says "overflowed its stack"; a sanitizer's stack
+  // trace may name overflow_child.cpp, which is not a report.
+  CHECK(r.output.find("overflowed its stack") == std::string::npos);
 }
