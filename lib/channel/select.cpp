@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 namespace weft::detail {
 
@@ -98,7 +99,7 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
   // and the parking, so a value sent meanwhile is not missed.
   std::size_t m = 0;
   for (std::size_t i = 0; i < n; ++i) locks[m++] = cases[i]->ch;
-  std::sort(locks, locks + m);
+  std::sort(locks, locks + m, std::less<ChannelBase*>());  // std::less: a total order
   m = static_cast<std::size_t>(std::unique(locks, locks + m) - locks);
   Waiter w;
   {
