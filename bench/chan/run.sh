@@ -8,6 +8,7 @@
 #
 # usage: bench/chan/run.sh [--repeat N] [--bench NAME] [--threads N]
 #                          [--ours PATH] [--peers-dir DIR] [--rebuild]
+#   --bench      one benchmark or a comma-separated list (default: all)
 #   --ours       weft_chan_bench to run (default build/bench/chan/weft_chan_bench)
 #   --peers-dir  where the Go and Tokio programs are built (default
 #                /tmp/weft-chan-peers: never inside the source tree); they are
@@ -20,7 +21,7 @@ root=$(cd "$here/../.." && pwd)
 repeat=3 only_bench="" only_threads="" rebuild=0
 ours=$root/build/bench/chan/weft_chan_bench
 P=/tmp/weft-chan-peers
-usage() { sed -n '9,16p' "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n '9,17p' "$0" | sed 's/^# //' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --repeat) repeat=$2; shift 2 ;;
@@ -74,7 +75,7 @@ run() {  # impl binary args...: one run, bounded in time
 echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
 for _ in $(seq "$repeat"); do
     for bench in chan_spsc chan_mpsc chan_mpmc select2 mutex; do
-        [ -n "$only_bench" ] && [ "$bench" != "$only_bench" ] && continue
+        if [ -n "$only_bench" ]; then case ",$only_bench," in *",$bench,"*) ;; *) continue ;; esac; fi
         for threads in 1 2; do
             [ -n "$only_threads" ] && [ "$threads" != "$only_threads" ] && continue
             run weft "$ours" --bench $bench --threads $threads
