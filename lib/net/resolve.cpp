@@ -80,8 +80,8 @@ std::vector<SocketAddress> resolve(std::string_view host, std::string_view servi
 std::vector<SocketAddress> resolve(std::string_view host, std::string_view service) {
   std::error_code ec;
   auto addrs = resolve(host, service, ec);
+  if (ec == std::errc::operation_canceled) throw Cancelled();
   if (ec)
-    if (ec == std::errc::operation_canceled) throw Cancelled();
     throw std::system_error(ec, "weft::net: cannot resolve \"" + std::string(host) + "\" service \"" +
                                     std::string(service) + "\"");
   return addrs;
