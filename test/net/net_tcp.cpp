@@ -425,3 +425,42 @@ TEST_CASE("sockets on plain threads, and made outside a fiber then used inside o
   }
   CHECK(fd_count() == fds_before);
 }
+
+TEST_CASE("cancellation: the no-throw forms report operation_canceled, the throwing ones throw Cancelled") {
+  for_each_workers([] {
+    auto p = tcp_pair();
+    auto listener = TcpListener::bind("127.0.0.1:0");
+    auto quiet = weft::spawn([&] {
+      char c;
+      std::error_code ec;
+      p.client.read_some(&c, 1, ec, kWait);
+      return ec;
+    });
+    auto loud = weft::spawn([&] {
+      try {
+        listener.accept(kWait);
+      } catch (const weft::Cancelled&) {
+        return true;
+      }
+      return false;
+    });
+    weft::this_fiber::yield();
+    quiet.cancel();
+    loud.cancel();
+    CHECK(quiet.join() == std::errc::operation_canceled);
+    CHECK(loud.join());
+  });
+}
+
+TEST_CASE("a deadline scope bounds socket calls that have no deadline of their own") {
+  for_each_workers([] {
+    auto p = tcp_pair();
+    char c;
+    std::error_code ec;
+    auto t0 = Clock::now();
+    weft::with_timeout(30ms, [&] { p.client.read_some(&c, 1, ec); });
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 30);
+    CHECK_THROWS_AS(weft::with_timeout(5ms, [&] { p.client.read_some(&c, 1); }), std::system_error);
+  });
+}
