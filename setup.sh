@@ -20,6 +20,7 @@ packages=(
   g++ meson ninja-build pkg-config cmake
   libboost-context1.81-dev libboost-fiber1.81-dev
   libspdlog-dev doctest-dev
+  libhiredis-dev redis-server
 )
 
 # build/ holds everything: the library, the tests, the benchmarks, the samples.
