@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "hook_bridge.hpp"
 #include "log.hpp"
 #include "overflow_guard.hpp"
 #include "wait.hpp"
@@ -14,6 +15,10 @@
 namespace weft::detail {
 
 namespace {
+std::uint64_t next_serial() noexcept {
+  static std::atomic<std::uint64_t> n{0};
+  return ++n;
+}
 unsigned resolve_workers(const Config& cfg) {
   unsigned n = cfg.worker_threads();
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -24,18 +29,24 @@ unsigned resolve_workers(const Config& cfg) {
 }  // namespace
 
 RuntimeCore::RuntimeCore(Config c)
-    : cfg(std::move(c)), nworkers(resolve_workers(cfg)), epoch(std::chrono::steady_clock::now()) {
+    : cfg(std::move(c)), nworkers(resolve_workers(cfg)), serial(next_serial()),
+      epoch(std::chrono::steady_clock::now()) {
   stacks.configure(cfg.stack_size(), cfg.stack_guard());
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
   blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
+  bridge_runtime_created(this);
 }
 
-RuntimeCore::~RuntimeCore() { shutdown(); }
+RuntimeCore::~RuntimeCore() {
+  shutdown();
+  bridge_runtime_destroyed(this);
+}
 
 void RuntimeCore::start() {
   std::lock_guard<std::mutex> lk(lifecycle_mu_);
   if (state_.load() != kStopped) return;
   install_overflow_handler();
+  bridge_attach();
   workers.clear();
   for (unsigned i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i, epoch));
   searching_.store(0);
@@ -157,6 +168,7 @@ void RuntimeCore::monitor() noexcept {
     if (!wt.reported && cfg.stall_threshold().count() > 0 &&
         std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since) >= cfg.stall_threshold()) {
       wt.reported = true;
+      stalls_.fetch_add(1, std::memory_order_relaxed);
       logger().warn("worker {} has run fiber '{}' for {} ms without a pause; fibers queued behind it move to other "
                     "workers (use weft::unblock() for blocking calls)",
                     i, w->running_name(), std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
@@ -250,6 +262,7 @@ RuntimeStats RuntimeCore::stats() noexcept {
   }
   s.registered_fds = reactor.sources();
   s.blocking_threads = blocking.threads();
+  s.stalls = stalls_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -65,6 +65,7 @@ class RuntimeCore {
 
   const Config cfg;
   const unsigned nworkers;
+  const std::uint64_t serial;  // unique per RuntimeCore in the process
   std::vector<std::unique_ptr<Worker>> workers;
   const std::chrono::steady_clock::time_point epoch;  // tick 0 of the timer wheels
   StackPool stacks;
@@ -86,6 +87,7 @@ class RuntimeCore {
     bool reported = false;
   };
   std::vector<Watch> watch_;
+  std::atomic<std::size_t> stalls_{0};
 
   std::mutex lifecycle_mu_;  // serializes start() and shutdown()
   std::atomic<int> state_{kStopped};

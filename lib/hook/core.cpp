@@ -1,0 +1,206 @@
+#include "core.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "real.hpp"
+
+namespace weft::hook {
+
+namespace {
+std::atomic<const weft_hook_api*> g_api{nullptr};
+
+std::int64_t tv_ns(const timeval& tv) noexcept {
+  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+std::int64_t sock_timeout(int fd, int opt) noexcept {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0) return 0;
+  return tv_ns(tv);
+}
+
+std::uint32_t work_out(int fd) noexcept {
+  const auto& r = real::fns();
+  struct stat st;
+  if (fstat(fd, &st) != 0) return 0;
+  int fl = r.fcntl(fd, F_GETFL);
+  if (fl < 0) return 0;
+  const std::uint32_t user_nb = (fl & O_NONBLOCK) ? std::uint32_t{kUserNonblock} : 0u;
+  if (S_ISSOCK(st.st_mode)) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    std::uint32_t s = kSocket | user_nb;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM) s |= kStream;
+    if (!user_nb) {
+      if (r.fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return kOther;
+      s |= kWeNonblock;
+    }
+    return s;
+  }
+  if (S_ISFIFO(st.st_mode)) return kPipe | user_nb;
+  termios t;
+  if (S_ISCHR(st.st_mode) && r.ioctl(fd, TCGETS, &t) == 0) return kTty | user_nb;
+  return kOther;
+}
+
+// temp_epoll_wait() waits for fd through an epoll set of its own: for a
+// direction some other fiber already waits in, where the reactor keeps one
+// waiter per direction.
+int temp_epoll_wait(void* f, int fd, int dir, std::int64_t deadline) noexcept {
+  const weft_hook_api* a = api();
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return get_errno();
+  epoll_event ev{};
+  ev.events = dir == 0 ? (EPOLLIN | EPOLLRDHUP) : EPOLLOUT;
+  int e = 0;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    e = get_errno();
+  } else {
+    weft_hook_reg reg{};
+    e = a->prepare(f, ep, &reg);
+    if (e == 0) {
+      e = a->wait(f, &reg, 0, deadline);
+      a->forget(&reg);
+    }
+  }
+  real::fns().close(ep);
+  return e;
+}
+}  // namespace
+
+const weft_hook_api* api() noexcept { return g_api.load(std::memory_order_acquire); }
+
+__attribute__((noinline)) int get_errno() noexcept {
+  int e = errno;
+  asm volatile("" : "+r"(e));
+  return e;
+}
+
+__attribute__((noinline)) void set_errno(int e) noexcept {
+  asm volatile("" : "+r"(e));
+  errno = e;
+}
+
+std::int64_t now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t deadline_after(std::int64_t ns) noexcept {
+  if (ns <= 0) return WEFT_HOOK_NO_DEADLINE;
+  std::int64_t now = now_ns();
+  return ns > WEFT_HOOK_NO_DEADLINE - now ? WEFT_HOOK_NO_DEADLINE : now + ns;
+}
+
+std::uint32_t classify(int fd) noexcept {
+  FdRec* r = get(fd);
+  if (!r) return 0;
+  std::uint32_t s = r->state.load(std::memory_order_acquire);
+  if (s & kKnown) return s;
+  r->acquire();
+  s = r->state.load(std::memory_order_relaxed);
+  if (!(s & kKnown)) {
+    s = work_out(fd);
+    if (s) {
+      if (s & kSocket) {
+        r->rcv_ns.store(sock_timeout(fd, SO_RCVTIMEO), std::memory_order_relaxed);
+        r->snd_ns.store(sock_timeout(fd, SO_SNDTIMEO), std::memory_order_relaxed);
+      }
+      s |= kKnown;
+      r->state.store(s, std::memory_order_release);
+    }
+  }
+  r->release();
+  return s;
+}
+
+void fresh_fd(int fd, std::uint32_t state, std::int64_t rcv_ns, std::int64_t snd_ns) noexcept {
+  weft_hook_reg old = reset(fd);
+  if (old.core)
+    if (const weft_hook_api* a = api()) a->forget(&old);
+  if (state) set_known(fd, state, rcv_ns, snd_ns);
+}
+
+void forget_fd(int fd) noexcept {
+  if (!find(fd)) return;
+  weft_hook_reg old = reset(fd);
+  if (old.core)
+    if (const weft_hook_api* a = api()) a->forget(&old);
+}
+
+Call begin(int fd, int dir) noexcept {
+  Call c;
+  c.fd = fd;
+  c.fiber = fiber();
+  if (c.fiber) {
+    c.state = classify(fd);
+    if (!(c.state & kKnown) || (c.state & (kOther | kUserNonblock))) return c;
+    c.mode = (c.state & kSocket) ? Mode::retry : Mode::poll_first;
+  } else {
+    // A plain thread: libc's call, unless the hook made this socket
+    // non-blocking for a fiber earlier; then blocking is emulated.
+    c.state = state_of(fd);
+    if (!(c.state & kWeNonblock) || (c.state & kUserNonblock)) return c;
+    c.mode = Mode::retry;
+  }
+  if (c.state & kSocket) {
+    FdRec* r = find(fd);
+    c.deadline = deadline_after(r ? (dir == 0 ? r->rcv_ns : r->snd_ns).load(std::memory_order_relaxed) : 0);
+  }
+  return c;
+}
+
+bool ready_now(int fd, int dir) noexcept {
+  pollfd p{fd, static_cast<short>(dir == 0 ? POLLIN : POLLOUT), 0};
+  return real::fns().poll(&p, 1, 0) != 0;  // errors count as ready: the call reports them
+}
+
+int wait(const Call& c, int dir, int timeout_errno) noexcept {
+  int e;
+  if (c.fiber) {
+    const weft_hook_api* a = api();
+    FdRec* r = get(c.fd);
+    if (!r) return EBADF;
+    r->acquire();
+    e = a->prepare(c.fiber, c.fd, &r->reg);
+    weft_hook_reg reg = r->reg;
+    r->release();
+    if (e == 0) e = a->wait(c.fiber, &reg, dir, c.deadline);
+    if (e == EBUSY) e = temp_epoll_wait(c.fiber, c.fd, dir, c.deadline);
+  } else {
+    for (;;) {
+      int ms = -1;
+      if (c.deadline != WEFT_HOOK_NO_DEADLINE) {
+        std::int64_t left = c.deadline - now_ns();
+        if (left <= 0) return timeout_errno;
+        ms = static_cast<int>(std::min<std::int64_t>((left + 999'999) / 1'000'000, 1'000'000'000));
+      }
+      pollfd p{c.fd, static_cast<short>(dir == 0 ? POLLIN : POLLOUT), 0};
+      int n = real::fns().poll(&p, 1, ms);
+      if (n > 0) return (p.revents & POLLNVAL) ? EBADF : 0;
+      if (n < 0 && get_errno() != EINTR) return get_errno();
+      if (n < 0) return EINTR;  // a signal interrupts a blocking call: report it
+    }
+  }
+  if (e == ETIMEDOUT && c.deadline != WEFT_HOOK_NO_DEADLINE && now_ns() >= c.deadline) return timeout_errno;
+  return e;
+}
+
+}  // namespace weft::hook
+
+extern "C" __attribute__((visibility("default"))) void weft_hook_attach(const weft_hook_api* a) {
+  if (a && a->version == WEFT_HOOK_API_VERSION && a->size >= sizeof(weft_hook_api))
+    weft::hook::g_api.store(a, std::memory_order_release);
+}
