@@ -1,0 +1,123 @@
+// Helpers shared by the proof tests: the worker counts every runtime case runs
+// with, a watchdog for cases whose failure mode is a hang, and a runner that
+// checks a runtime leaves no fiber, registration, timer or descriptor behind.
+// The proofs sit outside weft's own test areas, so they carry their own copy
+// rather than reaching into another area's helpers.
+#pragma once
+
+#include <dirent.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <doctest/doctest.h>
+#include <weft/weft.hpp>
+
+namespace proof {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Every runtime case runs with these worker counts: 1 is where a call that
+// blocks its thread stalls everything, 2 and 4 add stealing and cross-thread
+// wakeups (4 oversubscribes a 2-core machine).
+inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
+
+// Watchdog aborts the process when its scope outlives a limit: a fiber stuck
+// in a call that never returns cannot be unwound, and naming what hung beats
+// a silent meson timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// wait_until() polls pred on a plain thread until it holds or timeout passes;
+// for runtime counters, which have no notification.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// fd_count() is the number of open descriptors of the process.
+inline int fd_count() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // opendir's own descriptor
+}
+
+// kTimerDrain bounds the wait for pending_timers to reach 0 after a case. A
+// deadline cancelled on a worker that then idles may stay filed until it
+// would have fired, so the bound exceeds the longest one a case sets (the
+// 10 s connect timeout).
+inline constexpr auto kTimerDrain = 15s;
+
+// ms_since() is the milliseconds since t0, for timing bounds and messages.
+inline long long ms_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// run_clean() runs f in a fiber of a fresh runtime with n workers (what
+// weft::run does) and then checks that the runtime leaves nothing behind: no
+// descriptor registered with the reactor, no timer filed, no fiber alive, and
+// no descriptor open once the runtime is gone. Descriptors that a client
+// library closes through the hooks must be forgotten by the reactor too.
+template <class F>
+void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms) {
+  INFO("workers = " << n);
+  Watchdog dog(limit, "proof with " + std::to_string(n) + " workers");
+  const int fds_before = fd_count();
+  {
+    weft::Runtime rt(weft::Config{}.worker_threads(n));
+    rt.block_on(f);
+    CHECK(rt.stats().registered_fds == 0);
+    CHECK(wait_until([&] { return rt.stats().pending_timers == 0; }, kTimerDrain));
+    CHECK(rt.stats().live_fibers == 0);
+  }
+  CHECK(fd_count() == fds_before);
+}
+
+}  // namespace proof
