@@ -2,7 +2,14 @@
 // shared queues the workers use to find work and to wake each other.
 #include "runtime_core.hpp"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -15,6 +22,30 @@
 namespace weft::detail {
 
 namespace {
+// cpu_ns() is a thread's CPU time, or -1.
+std::int64_t cpu_ns(std::thread& t) noexcept {
+  clockid_t clk;
+  timespec ts;
+  if (!t.joinable() || pthread_getcpuclockid(t.native_handle(), &clk) != 0 || clock_gettime(clk, &ts) != 0) return -1;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// in_kernel_wait() is true when the thread sleeps in a system call (state S
+// or D in /proc): blocked, not merely waiting for a CPU.
+bool in_kernel_wait(int tid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // the name may hold spaces and parentheses
+  return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
+}
+
 std::uint64_t next_serial() noexcept {
   static std::atomic<std::uint64_t> n{0};
   return ++n;
@@ -48,17 +79,19 @@ void RuntimeCore::start() {
   install_overflow_handler();
   bridge_attach();
   workers.clear();
-  for (unsigned i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i, epoch));
+  const unsigned total = nworkers + cfg.max_spare_workers();
+  for (unsigned i = 0; i < total; ++i) workers.push_back(std::make_unique<Worker>(this, i, epoch));
   searching_.store(0);
   sleeper_count_.store(0);
   sleepers_.clear();
   state_.store(kRunning, std::memory_order_seq_cst);
-  watch_.assign(nworkers, Watch{});
+  watch_.assign(total, Watch{});
   reactor.start(cfg.thread_name_prefix() + "r", [this] { monitor(); });
-  for (auto& w : workers) {
-    Worker* wp = w.get();
+  for (unsigned i = 0; i < nworkers; ++i) {
+    Worker* wp = workers[i].get();
     try {
       wp->thread = std::thread([wp] { wp->thread_main(); });
+      started_.store(i + 1, std::memory_order_release);
     } catch (...) {
       // Undo: stop the threads that did start, then report.
       state_.store(kStopping);
@@ -69,6 +102,7 @@ void RuntimeCore::start() {
         }
       }
       workers.clear();
+      started_.store(0);
       reactor.stop();
       state_.store(kStopped);
       throw;
@@ -85,9 +119,11 @@ void RuntimeCore::shutdown() {
   state_.store(kStopping, std::memory_order_seq_cst);
   cancel_all();
   wait_for_fibers();
-  for (auto& w : workers) w->request_stop();
-  for (auto& w : workers) w->thread.join();
+  // The reactor thread starts spares: stop it first so none starts late.
   reactor.stop();
+  for (auto& w : workers) w->request_stop();
+  for (auto& w : workers)
+    if (w->thread.joinable()) w->thread.join();
   if (reactor.sources())
     logger().warn("shutdown: {} descriptors still registered (owned outside the runtime's fibers)", reactor.sources());
   blocking.stop();
@@ -99,6 +135,7 @@ void RuntimeCore::shutdown() {
   for (auto& w : workers) stacks.flush(w->stacks);
   stacks.reset();
   workers.clear();
+  started_.store(0);
   state_.store(kStopped, std::memory_order_seq_cst);
   logger().info("runtime stopped");
 }
@@ -151,9 +188,12 @@ void RuntimeCore::log_stragglers() noexcept {
 void RuntimeCore::monitor() noexcept {
   // A worker that has picked no fiber since the last look is stuck in one:
   // fibers waiting behind it (its LIFO slot, its queue) need another worker,
-  // so wake one if all are asleep; and a long stall is worth a warning.
+  // so wake one if all are asleep, or start a spare if none is idle; and a
+  // long stall is worth a warning.
   const auto now = std::chrono::steady_clock::now();
-  for (unsigned i = 0; i < workers.size() && i < watch_.size(); ++i) {
+  const unsigned started = started_workers();
+  bool waiting_behind_stuck = false;
+  for (unsigned i = 0; i < started && i < watch_.size(); ++i) {
     Worker* w = workers[i].get();
     Watch& wt = watch_[i];
     std::uint64_t s = w->switches();
@@ -161,10 +201,21 @@ void RuntimeCore::monitor() noexcept {
       if (wt.reported)
         logger().warn("worker {} moves again after {} ms", i,
                       std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
-      wt = Watch{s, now, false};
+      wt = Watch{s, now, false, -1};
       continue;
     }
-    if (now - wt.since >= std::chrono::milliseconds(1) && (w->has_lifo() || w->queued() != 0)) notify_idle();
+    if (wt.cpu_ns < 0) wt.cpu_ns = cpu_ns(w->thread);
+    const bool behind = w->has_lifo() || w->queued() != 0;
+    if (now - wt.since >= std::chrono::milliseconds(1) && behind) notify_idle();
+    if (now - wt.since >= kSpareDelay && behind) {
+      // Stuck for real: blocked in the kernel, or computing with a CPU to
+      // itself. A thread that merely waits for a CPU (more workers than
+      // cores, a busy machine) gets no spare: another thread would not help.
+      const std::int64_t cpu = cpu_ns(w->thread);
+      const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since).count();
+      const bool computing = wt.cpu_ns >= 0 && cpu >= 0 && (cpu - wt.cpu_ns) * 10 >= wall * 8;
+      if (computing || in_kernel_wait(w->tid.load(std::memory_order_relaxed))) waiting_behind_stuck = true;
+    }
     if (!wt.reported && cfg.stall_threshold().count() > 0 &&
         std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since) >= cfg.stall_threshold()) {
       wt.reported = true;
@@ -174,6 +225,24 @@ void RuntimeCore::monitor() noexcept {
                     i, w->running_name(), std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
     }
   }
+  if (waiting_behind_stuck && !has_idle() && started < workers.size()) start_spare();
+}
+
+void RuntimeCore::start_spare() noexcept {
+  // Only the reactor thread gets here, and shutdown stops it before it stops
+  // the workers, so a spare never starts behind shutdown's back.
+  if (state_.load(std::memory_order_acquire) != kRunning) return;
+  const unsigned i = started_workers();
+  Worker* wp = workers[i].get();
+  try {
+    wp->thread = std::thread([wp] { wp->thread_main(); });
+  } catch (const std::exception& e) {
+    logger().warn("cannot start a spare worker: {}", e.what());
+    return;
+  }
+  watch_[i] = Watch{wp->switches(), std::chrono::steady_clock::now(), false, -1};
+  started_.store(i + 1, std::memory_order_release);
+  logger().warn("every worker is stuck with fibers waiting: started spare worker {}", i);
 }
 
 void RuntimeCore::fiber_exited() noexcept {
@@ -209,7 +278,7 @@ Ctx* RuntimeCore::take_injected() noexcept {
 }
 
 void RuntimeCore::notify_idle() noexcept {
-  if (nworkers == 1) {
+  if (started_workers() == 1) {
     // The only worker is awake if it is the caller.
     Worker* self = current_worker();
     if (self && self->rt == this) return;

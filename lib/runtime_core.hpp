@@ -64,9 +64,15 @@ class RuntimeCore {
   RuntimeStats stats() noexcept;
 
   const Config cfg;
-  const unsigned nworkers;
+  const unsigned nworkers;  // started with the runtime; spares come after them in `workers`
   const std::uint64_t serial;  // unique per RuntimeCore in the process
+  // workers holds every worker the runtime may run, spares included, made at
+  // start() and never resized while running (other threads index it freely);
+  // the first started_workers() have threads.
   std::vector<std::unique_ptr<Worker>> workers;
+  unsigned started_workers() const noexcept { return started_.load(std::memory_order_acquire); }
+  // may_steal() is true when a fiber can ever move to another thread.
+  bool may_steal() const noexcept { return workers.size() > 1; }
   const std::chrono::steady_clock::time_point epoch;  // tick 0 of the timer wheels
   StackPool stacks;
   BlockingPool blocking;
@@ -79,12 +85,17 @@ class RuntimeCore {
   void wait_for_fibers() noexcept;
   void log_stragglers() noexcept;
   void monitor() noexcept;
+  void start_spare() noexcept;
+  // How long every worker must be stuck, with fibers waiting, before a spare starts.
+  static constexpr std::chrono::milliseconds kSpareDelay{10};
+  std::atomic<unsigned> started_{0};
 
   // Per-worker view of the monitor (reactor thread only).
   struct Watch {
     std::uint64_t switches = 0;
     std::chrono::steady_clock::time_point since{};
     bool reported = false;
+    std::int64_t cpu_ns = -1;  // the worker thread's CPU time at `since`
   };
   std::vector<Watch> watch_;
   std::atomic<std::size_t> stalls_{0};

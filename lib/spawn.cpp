@@ -114,7 +114,7 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     // ends; but if a worker is idle, we go to the stealable queue and wake it,
     // so that a child that runs long does not hold us (and our later spawns)
     // back while a core has nothing to do.
-    if (rt->nworkers > 1 && rt->has_idle()) w->mark_yielding(self);
+    if (rt->may_steal() && rt->has_idle()) w->mark_yielding(self);
     w->set_running(ctx);
     ctx->resume(self);
   } else {

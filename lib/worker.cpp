@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -63,6 +64,7 @@ void Worker::thread_main() noexcept {
   set_current_worker(this);
   std::string name = rt->cfg.thread_name_prefix() + std::to_string(index);
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+  tid.store(static_cast<int>(gettid()), std::memory_order_relaxed);
   if (rt->cfg.pin_workers()) pin_thread(index);
   {
     AltStack alt;  // the stack-overflow reporter runs on it
@@ -109,7 +111,7 @@ void Worker::maintain() noexcept {
 
 void Worker::push_stealable(Ctx* ctx) noexcept {
   // Detach so that another worker may attach it; with one worker nobody will.
-  if (rt->nworkers > 1 && ctx->get_scheduler()) ctx->detach();
+  if (rt->may_steal() && ctx->get_scheduler()) ctx->detach();
   while (!queue_.push(ctx)) {
     Ctx* half[RunQueue<Ctx>::kCapacity / 2];
     std::uint32_t n = queue_.take_half(half);
@@ -134,7 +136,7 @@ void Worker::awakened(Ctx* ctx) noexcept {
     return;
   }
   // Detached, another worker can take it over if we get stuck (steal_lifo).
-  if (rt->nworkers > 1) ctx->detach();
+  if (rt->may_steal()) ctx->detach();
   if (Ctx* old = lifo_.exchange(ctx, std::memory_order_acq_rel)) push_stealable(old);
 }
 
@@ -149,7 +151,7 @@ Ctx* Worker::take_injected() noexcept {
 }
 
 Ctx* Worker::steal() noexcept {
-  const unsigned n = rt->nworkers;
+  const unsigned n = rt->started_workers();
   if (n < 2) return nullptr;
   rng_ ^= rng_ << 13;
   rng_ ^= rng_ >> 17;
@@ -225,8 +227,9 @@ bool Worker::has_ready_fibers() const noexcept {
 
 bool Worker::work_visible() const noexcept {
   if (remote_pending_.load(std::memory_order_acquire) || rt->has_injected()) return true;
-  for (auto& w : rt->workers)
-    if (w.get() != this && w->queued() != 0) return true;
+  const unsigned n = rt->started_workers();
+  for (unsigned i = 0; i < n; ++i)
+    if (rt->workers[i].get() != this && rt->workers[i]->queued() != 0) return true;
   return false;
 }
 
@@ -257,6 +260,7 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   // What each worker had picked when we went idle: one that has picked
   // nothing since is stuck in a fiber, and its LIFO fiber is ours to take.
   std::uint64_t seen[64];
+  // All of them, started or not: a spare may start while we spin.
   const unsigned nseen = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), 64);
   for (unsigned k = 0; k < nseen; ++k) seen[k] = rt->workers[k]->switches();
   for (unsigned i = 0;; ++i) {

@@ -85,6 +85,7 @@ class Worker {
   StackCache stacks;                           // owner thread only
   LiveList live;                               // fibers spawned on this worker
   std::thread thread;
+  std::atomic<int> tid{0};  // the kernel's id of the thread, for the monitor
   std::atomic<std::size_t> steals{0};
   std::atomic<std::size_t> parks{0};
   // woken_searching is set by whoever unparked this worker to look for work.

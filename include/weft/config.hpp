@@ -75,6 +75,16 @@ class Config {
   std::chrono::milliseconds stall_threshold() const noexcept { return stall_threshold_; }
   Config& stall_threshold(std::chrono::milliseconds d) noexcept { stall_threshold_ = d; return *this; }
 
+  // max_spare_workers() bounds the extra worker threads a runtime starts when
+  // every worker is stuck in one fiber (a blocking call the hook does not
+  // cover, a long loop) for 10 ms while fibers wait to run behind it: a spare
+  // takes those over, as Go's sysmon hands a blocked thread's work to a new
+  // one. A spare, once started, stays until shutdown (parked when idle).
+  // Fibers parked on a stuck worker (sleeping, waiting for I/O) resume when it
+  // moves again. 0 disables spares. Default 4.
+  unsigned max_spare_workers() const noexcept { return max_spare_workers_; }
+  Config& max_spare_workers(unsigned n) noexcept { max_spare_workers_ = n; return *this; }
+
   // shutdown_grace() is how long shutdown waits for cancelled fibers to unwind
   // before it logs the names of those still alive, and then again each period
   // (it keeps waiting: a running fiber's stack cannot be taken from it).
@@ -93,6 +103,7 @@ class Config {
   std::chrono::microseconds idle_spin_{50};
   std::chrono::milliseconds shutdown_grace_{5'000};
   std::chrono::milliseconds stall_threshold_{100};
+  unsigned max_spare_workers_ = 4;
 };
 
 }  // namespace weft

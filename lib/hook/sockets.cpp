@@ -62,7 +62,7 @@ __attribute__((visibility("default"))) int socket(int domain, int type, int prot
   if (s < 0) return s;
   const std::uint32_t user_nb = (type & SOCK_NONBLOCK) ? std::uint32_t{kUserNonblock} : std::uint32_t{kWeNonblock};
   const int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  fresh_fd(s, kSocket | user_nb | (base == SOCK_STREAM ? kStream : 0));
+  fresh_fd(s, kSocket | user_nb | (base == SOCK_STREAM ? std::uint32_t{kStream} : 0u));
   return s;
 }
 
