@@ -1,0 +1,128 @@
+// The stall detector: a worker that runs one fiber past
+// Config::stall_threshold without a pause (a spin loop, a blocking call the
+// hook does not cover) counts one stall in Runtime::stats().stalls, and the
+// other fibers keep moving meanwhile, even with one worker: another thread
+// takes over the fibers queued behind the stuck one. Fibers parked in hooked
+// calls are not stalls, however long they wait.
+#include <poll.h>
+#include <time.h>
+
+#include "support.hpp"
+
+using namespace hook_test;
+
+namespace {
+
+// spin() keeps the thread busy for d without a single waiting call.
+void spin(std::chrono::milliseconds d) {
+  auto end = Clock::now() + d;
+  while (Clock::now() < end) {
+  }
+}
+
+// Ticker is a fiber that sleeps 1 ms in a loop and counts its wake-ups.
+struct Ticker {
+  std::atomic<bool> stop{false};
+  std::atomic<long> ticks{0};
+  weft::JoinHandle<void> fiber = weft::spawn([this] {
+    while (!stop.load()) {
+      ticks.fetch_add(1);
+      weft::this_fiber::sleep_for(1ms);
+    }
+  });
+  void finish() {
+    stop = true;
+    fiber.join();
+  }
+};
+
+const auto kLowThreshold = weft::Config{}.stall_threshold(50ms);
+
+}  // namespace
+
+TEST_CASE("a fiber spinning 300 ms counts one stall, and a sleeping fiber keeps ticking") {
+  for_each_workers(
+      [](const Env& env) {
+        Ticker ticker;
+        CHECK(fiber_wait_until([&] { return ticker.ticks.load() > 0; }));
+        const auto stalls_before = env.rt.stats().stalls;
+        long during = 0;
+        auto spinner = weft::spawn([&] {
+          long at_start = ticker.ticks.load();
+          spin(300ms);
+          during = ticker.ticks.load() - at_start;
+        });
+        spinner.join();
+        // The monitor counts the stall while the spin lasts; read it after.
+        CHECK(wait_until([&] { return env.rt.stats().stalls > stalls_before; }, 2000ms));
+        CHECK_MESSAGE(env.rt.stats().stalls - stalls_before == 1, env.workers << " workers");
+        ticker.finish();
+        // 300 ms of 1 ms sleeps: even on a loaded machine, dozens of ticks.
+        CHECK_MESSAGE(during >= 20, env.workers << " workers: the sleeping fiber ticked " << during
+                                                 << " times during the spin");
+      },
+      120'000ms, kLowThreshold);
+}
+
+TEST_CASE("fibers parked 300 ms in hooked calls are not stalls") {
+  for_each_workers(
+      [](const Env& env) {
+        const auto stalls_before = env.rt.stats().stalls;
+        auto p = unix_pair();
+        auto writer = weft::spawn([&] {
+          weft::this_fiber::sleep_for(300ms);
+          CHECK(::write(p.b.get(), "x", 1) == 1);
+        });
+        char c;
+        CHECK(::read(p.a.get(), &c, 1) == 1);
+        writer.join();
+        timespec ts{0, 300'000'000};
+        CHECK(::nanosleep(&ts, nullptr) == 0);
+        pollfd pfd{p.a.get(), POLLIN, 0};
+        CHECK(::poll(&pfd, 1, 300) == 0);
+        CHECK(env.rt.stats().stalls == stalls_before);
+      },
+      120'000ms, kLowThreshold);
+}
+
+TEST_CASE("the default threshold is 100 ms") {
+  for_each_workers([](const Env& env) {
+    const auto stalls_before = env.rt.stats().stalls;
+    // 20 ms is far below the default; 400 ms far above.
+    weft::spawn([] { spin(20ms); }).join();
+    weft::this_fiber::sleep_for(50ms);
+    CHECK(env.rt.stats().stalls == stalls_before);
+    weft::spawn([] { spin(400ms); }).join();
+    CHECK(wait_until([&] { return env.rt.stats().stalls > stalls_before; }, 2000ms));
+  });
+}
+
+TEST_CASE("a spin loop on one worker does not stop fibers waiting in hooked reads") {
+  run_clean(
+      1,
+      [](const Env&) {
+        auto p = unix_pair();
+        std::atomic<bool> answered{false};
+        // The reader parks in a hooked read; the answer comes from a fiber
+        // that starts while the spinner holds the only worker.
+        auto reader = weft::spawn([&] {
+          char c;
+          CHECK(::read(p.a.get(), &c, 1) == 1);
+        });
+        auto spinner = weft::spawn([&] {
+          auto answer = weft::spawn([&] {
+            weft::this_fiber::yield();  // back to the spinner, which holds on
+            CHECK(::write(p.b.get(), "a", 1) == 1);
+            answered = true;
+          });
+          auto end = Clock::now() + 2s;
+          while (!answered.load() && Clock::now() < end) {
+          }
+          answer.join();
+        });
+        reader.join();
+        spinner.join();
+        CHECK(answered.load());
+      },
+      60'000ms, kLowThreshold);
+}
