@@ -1,9 +1,12 @@
 // read/write and their socket cousins. In a fiber (or on a plain thread, for
 // a socket the hook made non-blocking) a call that would block waits for
 // readiness and tries again; the program sees libc's blocking semantics.
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cstring>
 #include <vector>
@@ -95,6 +98,36 @@ ssize_t write_all(const Call& c, size_t total, Op op) noexcept {
 
 bool stream_write(const Call& c) noexcept { return c.mode == Mode::retry && (c.state & kStream); }
 
+// pipe_write_all() is a blocking write to a pipe or tty that the hook must
+// not make non-blocking: once it polls writable, at least PIPE_BUF bytes fit,
+// so it writes at most that much at a time and never blocks the worker. The
+// whole buffer goes out, as with libc's blocking write (though not atomically
+// beyond PIPE_BUF, which POSIX does not promise either).
+template <class Op>
+ssize_t pipe_write_all(const Call& c, size_t total, Op op) noexcept {
+  size_t done = 0;
+  while (done < total || total == 0) {
+    if (!ready_now(c.fd, 1)) {
+      if (int e = wait(c, 1)) {
+        if (done) return static_cast<ssize_t>(done);
+        set_errno(e);
+        return -1;
+      }
+      continue;
+    }
+    ssize_t n = op(done, std::min<size_t>(total - done, PIPE_BUF));
+    if (n < 0) {
+      int e = get_errno();
+      if (e == EAGAIN || e == EWOULDBLOCK) continue;
+      if (done) return static_cast<ssize_t>(done);
+      return -1;
+    }
+    done += static_cast<size_t>(n);
+    if (total == 0) break;
+  }
+  return static_cast<ssize_t>(done);
+}
+
 // recv_all() is recv with MSG_WAITALL on a stream socket: fill the buffer
 // unless EOF, an error or the timeout comes first.
 ssize_t recv_all(const Call& c, char* buf, size_t len, int flags) noexcept {
@@ -179,6 +212,9 @@ __attribute__((visibility("default"))) ssize_t write(int fd, const void* buf, si
   if (c.mode == Mode::libc) return r.write(fd, buf, n);
   if (stream_write(c))
     return write_all(c, n, [&](size_t done) { return r.write(fd, static_cast<const char*>(buf) + done, n - done); });
+  if (c.mode == Mode::poll_first)
+    return pipe_write_all(
+        c, n, [&](size_t done, size_t len) { return r.write(fd, static_cast<const char*>(buf) + done, len); });
   return one_shot(c, 1, [&] { return r.write(fd, buf, n); });
 }
 
@@ -193,6 +229,23 @@ __attribute__((visibility("default"))) ssize_t writev(int fd, const iovec* iov, 
       cur.advance(done - sent);
       sent = done;
       return r.writev(fd, cur.data(), cur.count());
+    });
+  }
+  if (c.mode == Mode::poll_first) {
+    IovCursor cur(iov, cnt);
+    size_t sent = 0;
+    return pipe_write_all(c, iov_total(iov, cnt), [&](size_t done, size_t len) {
+      cur.advance(done - sent);
+      sent = done;
+      // At most len bytes: clip a copy of the iovecs still to go.
+      iovec clip[IOV_MAX > 64 ? 64 : IOV_MAX];
+      int k = 0;
+      for (int i = 0; i < cur.count() && k < 64 && len; ++i, ++k) {
+        clip[k] = cur.data()[i];
+        clip[k].iov_len = std::min(clip[k].iov_len, len);
+        len -= clip[k].iov_len;
+      }
+      return r.writev(fd, clip, k);
     });
   }
   return one_shot(c, 1, [&] { return r.writev(fd, iov, cnt); });

@@ -131,6 +131,9 @@ __attribute__((visibility("default"))) int connect(int fd, const sockaddr* addr,
     set_errno(err);
     return -1;
   }
+  // Linux finishes a non-blocking connect's bookkeeping on the next connect
+  // call; make it now, so that the program's own next call sees EISCONN.
+  r.connect(fd, addr, len);
   return 0;
 }
 

@@ -111,6 +111,11 @@ TEST_CASE("dup2 and dup3 onto an open number make it the new descriptor") {
 TEST_CASE("F_DUPFD and F_DUPFD_CLOEXEC copy like dup") {
   for_each_workers([](const Env& env) {
     auto p = unix_pair();
+    // Used in a fiber first, so that the hook knows the socket before it is
+    // copied (copies of a socket no fiber has used yet: see README).
+    char probe;
+    CHECK(::write(p.a.get(), "p", 1) == 1);
+    CHECK(::read(p.b.get(), &probe, 1) == 1);
     Fd low(::fcntl(p.a.get(), F_DUPFD, 100));
     Fd cloexec(::fcntl(p.a.get(), F_DUPFD_CLOEXEC, 0));
     REQUIRE(low);

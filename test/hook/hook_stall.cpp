@@ -20,46 +20,33 @@ void spin(std::chrono::milliseconds d) {
   }
 }
 
-// Ticker is a fiber that sleeps 1 ms in a loop and counts its wake-ups.
-struct Ticker {
-  std::atomic<bool> stop{false};
-  std::atomic<long> ticks{0};
-  weft::JoinHandle<void> fiber = weft::spawn([this] {
-    while (!stop.load()) {
-      ticks.fetch_add(1);
-      weft::this_fiber::sleep_for(1ms);
-    }
-  });
-  void finish() {
-    stop = true;
-    fiber.join();
-  }
-};
-
 const auto kLowThreshold = weft::Config{}.stall_threshold(50ms);
 
 }  // namespace
 
-TEST_CASE("a fiber spinning 300 ms counts one stall, and a sleeping fiber keeps ticking") {
+TEST_CASE("a fiber spinning 300 ms counts one stall, and the fiber queued behind it moves on") {
+  // The spawner waits in the stuck worker's LIFO slot (the child runs first):
+  // another worker, or with one worker a spare, must take it over. Fibers
+  // parked on the stuck worker itself resume when it moves again (README).
   for_each_workers(
       [](const Env& env) {
-        Ticker ticker;
-        CHECK(fiber_wait_until([&] { return ticker.ticks.load() > 0; }));
         const auto stalls_before = env.rt.stats().stalls;
-        long during = 0;
+        std::atomic<bool> done{false};
         auto spinner = weft::spawn([&] {
-          long at_start = ticker.ticks.load();
           spin(300ms);
-          during = ticker.ticks.load() - at_start;
+          done = true;
         });
+        long ticks = 0;
+        while (!done.load()) {
+          weft::this_fiber::sleep_for(1ms);
+          ++ticks;
+        }
         spinner.join();
         // The monitor counts the stall while the spin lasts; read it after.
         CHECK(wait_until([&] { return env.rt.stats().stalls > stalls_before; }, 2000ms));
         CHECK_MESSAGE(env.rt.stats().stalls - stalls_before == 1, env.workers << " workers");
-        ticker.finish();
         // 300 ms of 1 ms sleeps: even on a loaded machine, dozens of ticks.
-        CHECK_MESSAGE(during >= 20, env.workers << " workers: the sleeping fiber ticked " << during
-                                                 << " times during the spin");
+        CHECK_MESSAGE(ticks >= 20, env.workers << " workers: the spawner ticked " << ticks << " times during the spin");
       },
       120'000ms, kLowThreshold);
 }
@@ -87,11 +74,10 @@ TEST_CASE("fibers parked 300 ms in hooked calls are not stalls") {
 
 TEST_CASE("the default threshold is 100 ms") {
   for_each_workers([](const Env& env) {
+    CHECK(weft::Config{}.stall_threshold() == 100ms);
     const auto stalls_before = env.rt.stats().stalls;
-    // 20 ms is far below the default; 400 ms far above.
-    weft::spawn([] { spin(20ms); }).join();
-    weft::this_fiber::sleep_for(50ms);
-    CHECK(env.rt.stats().stalls == stalls_before);
+    // (A short spin is not checked: a worker thread the machine leaves
+    // waiting for a CPU looks stuck for that long too.)
     weft::spawn([] { spin(400ms); }).join();
     CHECK(wait_until([&] { return env.rt.stats().stalls > stalls_before; }, 2000ms));
   });
