@@ -6,8 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 #include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/fiber/properties.hpp>
 
 #include <weft/detail/task.hpp>
@@ -53,6 +55,17 @@ class FiberRecord final : public boost::fibers::fiber_properties {
   LiveList* live_list = nullptr;
 
   boost::fibers::context* ctx = nullptr;
+
+  // Detached parking (wait.cpp): a fiber that may move parks detached from
+  // its worker, so that whoever wakes it can run it on its own worker.
+  // park_state: kRunning, kParked (committed to park; park_lock is held until
+  // the switch away is complete), kWoken (a waker claimed this wait).
+  static constexpr std::uint32_t kRunning = 0, kParked = 1, kWoken = 2;
+  std::atomic<std::uint32_t> park_state{kRunning};
+  boost::fibers::detail::spinlock park_lock;
+  std::atomic<Worker*> parked_on{nullptr};  // the worker it parked on
+  bool detach_pending = false;              // for that worker's pick_next
+  std::atomic<FiberRecord*> handoff_next{nullptr};  // Worker's hand-off list
 };
 
 // record_of() returns ctx's record, or null for contexts that are not weft

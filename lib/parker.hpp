@@ -20,9 +20,14 @@ class Parker {
   bool unpark() noexcept;
 
   // begin_poll() marks the owner as about to block in the reactor; false if an
-  // unpark() is pending (consumed: do not block). end_poll() clears the mark.
+  // unpark() is pending (consumed: do not block). end_poll() clears the mark,
+  // keeping an unpark() that came during the poll for the next park_until():
+  // the poll may not have blocked at all (another thread held the token).
   bool begin_poll() noexcept;
-  void end_poll() noexcept { state_.store(kEmpty, std::memory_order_relaxed); }
+  void end_poll() noexcept {
+    std::uint32_t expected = kPolling;
+    state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel);
+  }
 
  private:
   static constexpr std::uint32_t kEmpty = 0, kParked = 1, kNotified = 2, kPolling = 3;

@@ -85,7 +85,8 @@ void RuntimeCore::start() {
   sleeper_count_.store(0);
   sleepers_.clear();
   state_.store(kRunning, std::memory_order_seq_cst);
-  watch_.assign(total, Watch{});
+  // Stuck time counts from now, not from the clock's epoch.
+  watch_.assign(total, Watch{0, std::chrono::steady_clock::now(), false, -1});
   reactor.start(cfg.thread_name_prefix() + "r", [this] { monitor(); });
   for (unsigned i = 0; i < nworkers; ++i) {
     Worker* wp = workers[i].get();
@@ -205,15 +206,16 @@ void RuntimeCore::monitor() noexcept {
       continue;
     }
     if (wt.cpu_ns < 0) wt.cpu_ns = cpu_ns(w->thread);
-    const bool behind = w->has_lifo() || w->queued() != 0;
+    const bool behind = w->has_lifo() || w->queued() != 0 || has_injected();
     if (now - wt.since >= std::chrono::milliseconds(1) && behind) notify_idle();
     if (now - wt.since >= kSpareDelay && behind) {
-      // Stuck for real: blocked in the kernel, or computing with a CPU to
-      // itself. A thread that merely waits for a CPU (more workers than
-      // cores, a busy machine) gets no spare: another thread would not help.
+      // Stuck for real: blocked in the kernel, or computing (at least half
+      // a CPU since its last switch). A thread that merely waits for a CPU
+      // (more workers than cores, a busy machine) gets no spare: another
+      // thread would not help it.
       const std::int64_t cpu = cpu_ns(w->thread);
       const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since).count();
-      const bool computing = wt.cpu_ns >= 0 && cpu >= 0 && (cpu - wt.cpu_ns) * 10 >= wall * 8;
+      const bool computing = wt.cpu_ns >= 0 && cpu >= 0 && (cpu - wt.cpu_ns) * 2 >= wall;
       if (computing || in_kernel_wait(w->tid.load(std::memory_order_relaxed))) waiting_behind_stuck = true;
     }
     if (!wt.reported && cfg.stall_threshold().count() > 0 &&

@@ -5,14 +5,69 @@
 
 #include <weft/errors.hpp>
 
+#include "runtime_core.hpp"
+#include "spin_lock.hpp"
 #include "timers.hpp"
 #include "worker.hpp"
 
 namespace weft::detail {
 
+namespace {
+using Rec = FiberRecord;
+
+// movable() says whether rec parks detached (wait.hpp). Parker and waker
+// decide alike: both inputs are fixed while the runtime runs.
+bool movable(const Rec* rec) noexcept { return rec && !rec->home && rec->rt->may_steal(); }
+
+// consume_claim() is for a fiber whose own attempt to spend its epoch failed:
+// a waker won, and is about to mark the claim (or has); take the mark so the
+// next wait starts clean. Never long: the waker marks right after winning.
+void consume_claim(Rec* rec) noexcept {
+  while (rec->park_state.load(std::memory_order_acquire) != Rec::kWoken) spin_pause();
+  rec->park_state.store(Rec::kRunning, std::memory_order_relaxed);
+}
+
+// hand_over() gives a woken, fully parked fiber to the waking worker (its
+// LIFO slot: the fiber will likely use what the waker just made), or to the
+// runtime's injection queue when the waker is no worker of that runtime.
+void hand_over(Rec* rec) noexcept {
+  Worker* w = current_worker();
+  if (w && w->rt == rec->rt) {
+    w->take_woken(rec->ctx);
+  } else {
+    rec->rt->inject(rec->ctx);
+  }
+}
+
+// absorb_lost_race() is for a fiber that failed to spend its own epoch: a
+// waker won, so consume what it did.
+void absorb_lost_race(Ctx* ctx) noexcept {
+  Rec* rec = record_of(ctx);
+  if (movable(rec)) {
+    consume_claim(rec);
+  } else {
+    ctx->suspend();  // the waker scheduled us: suspend once to consume that
+  }
+}
+}  // namespace
+
 bool wake(Ctx* ctx, std::size_t epoch) noexcept {
   std::size_t expected = epoch;
   if (!ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) return false;
+  Rec* rec = record_of(ctx);
+  if (movable(rec)) {
+    // Not parked yet: the fiber finds the mark when it tries to park.
+    if (rec->park_state.exchange(Rec::kWoken, std::memory_order_acq_rel) != Rec::kParked) return true;
+    if (rec->park_lock.try_lock()) {
+      // The lock is free, so the switch away is complete: the fiber is ours.
+      rec->park_lock.unlock();
+      hand_over(rec);
+    } else {
+      // Still switching away on its worker: that worker takes it after.
+      rec->parked_on.load(std::memory_order_relaxed)->hand_off(rec);
+    }
+    return true;
+  }
   boost::fibers::scheduler* s = ctx->get_scheduler();
   Worker* w = current_worker();
   // Boost's own waker asks context::active(), which would build a scheduler on
@@ -32,16 +87,32 @@ bool arm(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept {
   if (!rec->cancelled.load(std::memory_order_seq_cst)) return true;
   rec->parked_epoch.store(0, std::memory_order_relaxed);
   std::size_t expected = epoch;
-  if (!ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) {
-    // A waker won the race and has scheduled us: suspend to consume that.
-    ctx->suspend();
-  }
+  if (!ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel))
+    absorb_lost_race(ctx);
   return false;
 }
 
 bool park(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept {
   if (rec && !arm(ctx, epoch, rec)) return false;
-  ctx->suspend();
+  Rec* self = record_of(ctx);
+  if (!movable(self)) {
+    ctx->suspend();
+  } else {
+    // Hold park_lock across the switch (Boost releases it on the other side):
+    // a waker that sees kParked and gets the lock knows we are off the CPU.
+    // try_lock, not lock: Boost's lock() has a large stack frame.
+    boost::fibers::detail::spinlock_lock lk(self->park_lock, std::defer_lock);
+    while (!lk.try_lock()) spin_pause();
+    self->parked_on.store(current_worker(), std::memory_order_relaxed);
+    std::uint32_t expect = Rec::kRunning;
+    if (self->park_state.compare_exchange_strong(expect, Rec::kParked, std::memory_order_acq_rel)) {
+      self->detach_pending = true;  // pick_next detaches us before the switch
+      ctx->suspend(lk);
+    } else {
+      lk.unlock();  // a waker claimed this wait before we parked
+    }
+    self->park_state.store(Rec::kRunning, std::memory_order_relaxed);
+  }
   if (rec) disarm(rec);
   return true;
 }
@@ -57,7 +128,7 @@ WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_c
     if (ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) {
       return WaitResult::timed_out;
     }
-    ctx->suspend();
+    absorb_lost_race(ctx);
     return WaitResult::woken;
   }
   TimerHandle timer;

@@ -136,13 +136,37 @@ void Worker::awakened(Ctx* ctx) noexcept {
     return;
   }
   // Detached, another worker can take it over if we get stuck (steal_lifo).
-  if (rt->may_steal()) ctx->detach();
+  // (A fiber woken from a detached park comes detached already.)
+  if (rt->may_steal() && ctx->get_scheduler()) ctx->detach();
   if (Ctx* old = lifo_.exchange(ctx, std::memory_order_acq_rel)) push_stealable(old);
 }
 
 Ctx* Worker::attach(Ctx* ctx) noexcept {
-  if (!ctx->get_scheduler()) Ctx::active()->attach(ctx);
+  // Through our scheduler, not Ctx::active(): the context asking may be one
+  // that is parking detached, with no scheduler of its own any more.
+  if (!ctx->get_scheduler()) sched->attach_worker_context(ctx);
   return ctx;
+}
+
+void Worker::hand_off(FiberRecord* rec) noexcept {
+  FiberRecord* head = handoff_.load(std::memory_order_relaxed);
+  do {
+    rec->handoff_next.store(head, std::memory_order_relaxed);
+  } while (!handoff_.compare_exchange_weak(head, rec, std::memory_order_release, std::memory_order_relaxed));
+  notify();
+}
+
+void Worker::drain_handoffs(Ctx* switching) noexcept {
+  FiberRecord* r = handoff_.exchange(nullptr, std::memory_order_acquire);
+  while (r) {
+    FiberRecord* next = r->handoff_next.load(std::memory_order_relaxed);
+    if (r->ctx == switching) {
+      hand_off(r);  // still on its way out (this very pick): next time
+    } else {
+      awakened(r->ctx);
+    }
+    r = next;
+  }
 }
 
 Ctx* Worker::take_injected() noexcept {
@@ -177,12 +201,19 @@ void Worker::found_work() noexcept {
 }
 
 Ctx* Worker::pick_next() noexcept {
+  // The context asking is the one leaving the CPU. If it parks detached,
+  // detach it now (its park_lock keeps wakers off until the switch is done).
+  Ctx* prev = running_.load(std::memory_order_relaxed);
+  if (FiberRecord* r = prev ? record_of(prev) : nullptr; r && r->detach_pending) {
+    r->detach_pending = false;
+    sched->detach_worker_context(prev);
+  }
+  if (handoff_.load(std::memory_order_relaxed)) drain_handoffs(prev);
   Ctx* ctx = choose();
   switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (ctx) {
-    running_.store(ctx, std::memory_order_relaxed);
-    if (woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
-  }
+  // Null: Boost runs its dispatcher next, which has no record.
+  running_.store(ctx, std::memory_order_relaxed);
+  if (ctx && woken_searching.load(std::memory_order_relaxed) && !is_dispatcher(ctx)) found_work();
   return ctx;
 }
 
@@ -222,7 +253,7 @@ Ctx* Worker::choose() noexcept {
 }
 
 bool Worker::has_ready_fibers() const noexcept {
-  return has_lifo() || !pinned_.empty() || queue_.size_hint() != 0;
+  return has_lifo() || !pinned_.empty() || queue_.size_hint() != 0 || handoff_.load(std::memory_order_relaxed);
 }
 
 bool Worker::work_visible() const noexcept {

@@ -39,6 +39,7 @@
 namespace weft::detail {
 
 class RuntimeCore;
+class FiberRecord;
 using Ctx = boost::fibers::context;
 
 class Worker {
@@ -57,6 +58,13 @@ class Worker {
   bool has_ready_fibers() const noexcept;
   void suspend_until(std::chrono::steady_clock::time_point tp) noexcept;
   void notify() noexcept;
+
+  // take_woken() makes a detached fiber that this worker's thread just woke
+  // ready here (its LIFO slot). Owner thread.
+  void take_woken(Ctx* ctx) noexcept { awakened(ctx); }
+  // hand_off() gives this worker a fiber woken while it was still switching
+  // away from it here; picked up at the next pick, after the switch. Any thread.
+  void hand_off(FiberRecord* rec) noexcept;
 
   // request_stop() lets the thread return once its fibers are gone. Any thread.
   void request_stop() noexcept;
@@ -116,6 +124,7 @@ class Worker {
 
  private:
   Ctx* choose() noexcept;
+  void drain_handoffs(Ctx* switching) noexcept;
   void push_stealable(Ctx* ctx) noexcept;
   Ctx* take_injected() noexcept;
   Ctx* steal() noexcept;
@@ -146,6 +155,8 @@ class Worker {
   boost::fibers::scheduler::ready_queue_type pinned_;
   std::uint32_t lifo_streak_ = 0;
   std::uint32_t rng_;
+
+  std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()
 
   // remote_pending is set by notify(): another thread queued a fiber for us.
   std::atomic<bool> remote_pending_{false};
