@@ -4,7 +4,7 @@
 # Configures this weft source tree with --prefix in a temporary directory,
 # installs it, checks what was installed (the public headers under
 # include/weft/, none of lib/'s internal headers, nothing but the library, its
-# headers and weft.pc), compiles each public header on its own, builds the
+# headers and weft.pc, and the hook library with weft_hook.pc), compiles each public header on its own, builds the
 # consumer with `c++ $(pkg-config --cflags --libs weft)` and runs it.
 #
 # Usage: install_pkgconfig.sh WEFT_SOURCE_ROOT
@@ -47,11 +47,14 @@ while IFS= read -r internal; do
   done < <(find "$prefix" -type f -name "$(basename "$internal")")
 done < <(find "$src/lib" -type f \( -name '*.hpp' -o -name '*.h' -o -name '*.ipp' -o -name '*.cpp' \))
 
-# Nothing else: only include/weft/, the library and its pkg-config file.
+# Nothing else: only include/weft/, the libraries (weft, and the hook when
+# built) and their pkg-config files.
 stray=$(cd "$prefix" && find . \( -type f -o -type l \) \
   ! -path './include/weft/*' \
   ! -path "./${libdir#"$prefix"/}/libweft.*" \
-  ! -path "./${pcdir#"$prefix"/}/weft.pc")
+  ! -path "./${libdir#"$prefix"/}/libweft_hook.*" \
+  ! -path "./${pcdir#"$prefix"/}/weft.pc" \
+  ! -path "./${pcdir#"$prefix"/}/weft_hook.pc")
 [[ -z $stray ]] || fail "unexpected installed files: $stray"
 
 # pkg-config answers, with the project's version, and its private requirements
@@ -63,6 +66,11 @@ echo "+ pkg-config --cflags --libs weft: $(pkg-config --cflags --libs weft)"
 echo "+ pkg-config --static --libs weft: $(pkg-config --static --libs weft)"
 pkg-config --print-errors --exists weft || fail "weft.pc does not resolve"
 pkg-config --static --libs weft >/dev/null || fail "weft.pc's private requirements do not resolve"
+if [[ -f $pcdir/weft_hook.pc ]]; then
+  echo "+ pkg-config --libs weft_hook: $(pkg-config --libs weft_hook)"
+  pkg-config --print-errors --exists weft_hook || fail "weft_hook.pc does not resolve"
+  [[ $(pkg-config --libs weft_hook) == *-lweft_hook* ]] || fail "weft_hook.pc does not link the hook"
+fi
 read -r -a cflags <<<"$(pkg-config --cflags weft)"
 if compgen -G "$libdir/libweft.so*" >/dev/null; then
   read -r -a libs <<<"$(pkg-config --libs weft)"
