@@ -206,6 +206,11 @@ void RuntimeCore::monitor() noexcept {
       continue;
     }
     if (wt.cpu_ns < 0) wt.cpu_ns = cpu_ns(w->thread);
+    if (now - wt.since >= std::chrono::milliseconds(1)) {
+      // Fibers woken for it by other threads go elsewhere from now on.
+      w->mark_stuck();
+      w->release_handoffs();
+    }
     const bool behind = w->has_lifo() || w->queued() != 0 || has_injected();
     if (now - wt.since >= std::chrono::milliseconds(1) && behind) notify_idle();
     if (now - wt.since >= kSpareDelay && behind) {

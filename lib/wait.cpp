@@ -28,12 +28,20 @@ void consume_claim(Rec* rec) noexcept {
 }
 
 // hand_over() gives a woken, fully parked fiber to the waking worker (its
-// LIFO slot: the fiber will likely use what the waker just made), or to the
-// runtime's injection queue when the waker is no worker of that runtime.
-void hand_over(Rec* rec) noexcept {
+// LIFO slot: the fiber will likely use what the waker just made). A waker
+// that is no worker of that runtime (the reactor thread, the blocking pool)
+// gives it back to the worker it parked on, which takes all such fibers at
+// its next pick, in order; or, if that worker is stuck, to the injection
+// queue, where any worker (a spare) takes it.
+void hand_over(Rec* rec, bool to_waker) noexcept {
   Worker* w = current_worker();
-  if (w && w->rt == rec->rt) {
+  if (to_waker && w && w->rt == rec->rt) {
     w->take_woken(rec->ctx);
+    return;
+  }
+  Worker* home = rec->parked_on.load(std::memory_order_relaxed);
+  if (home && !home->stuck()) {
+    home->hand_off(rec);
   } else {
     rec->rt->inject(rec->ctx);
   }
@@ -51,7 +59,7 @@ void absorb_lost_race(Ctx* ctx) noexcept {
 }
 }  // namespace
 
-bool wake(Ctx* ctx, std::size_t epoch) noexcept {
+bool wake(Ctx* ctx, std::size_t epoch, bool to_waker) noexcept {
   std::size_t expected = epoch;
   if (!ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) return false;
   Rec* rec = record_of(ctx);
@@ -61,7 +69,7 @@ bool wake(Ctx* ctx, std::size_t epoch) noexcept {
     if (rec->park_lock.try_lock()) {
       // The lock is free, so the switch away is complete: the fiber is ours.
       rec->park_lock.unlock();
-      hand_over(rec);
+      hand_over(rec, to_waker);
     } else {
       // Still switching away on its worker: that worker takes it after.
       rec->parked_on.load(std::memory_order_relaxed)->hand_off(rec);
@@ -144,7 +152,9 @@ WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_c
 void cancel(FiberRecord* rec) noexcept {
   rec->cancelled.store(true, std::memory_order_seq_cst);
   std::size_t epoch = rec->parked_epoch.load(std::memory_order_seq_cst);
-  if (epoch) wake(rec->ctx, epoch);
+  // Home, not here: the fiber unwinds where its deadline timers live, and
+  // whoever cancels is not about to share anything with it.
+  if (epoch) wake(rec->ctx, epoch, false);
 }
 
 void check_cancel(FiberRecord* rec) {

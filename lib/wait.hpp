@@ -7,9 +7,13 @@
 // (the event, a timeout, a cancellation) schedules the fiber.
 //
 // A wake may land after the fiber published its epoch but before it switched
-// away. That is safe: a wake from another thread goes to the remote queue of
-// the fiber's own worker, which only that worker drains, after the switch; a
-// wake from the same worker cannot run while the fiber does.
+// away. That is safe. A fiber pinned to its worker (or in a runtime where no
+// fiber moves) is woken into its own worker's remote queue, which only that
+// worker drains, after the switch. Any other fiber parks detached (park_state
+// in FiberRecord): the waker claims the wait; a fiber not parked yet sees the
+// claim and does not park; a parked one is taken by the waker only once its
+// park_lock, held across the switch, is free, and otherwise handed back to
+// its worker, which runs it after the switch.
 #pragma once
 
 #include <chrono>
@@ -26,8 +30,10 @@ using Ctx = boost::fibers::context;
 // new_epoch() starts a wait: wakers with older epochs no longer wake ctx.
 inline std::size_t new_epoch(Ctx* ctx) noexcept { return ctx->waker_epoch_.fetch_add(1) + 1; }
 
-// wake() schedules ctx if epoch is still its current one. Any thread.
-bool wake(Ctx* ctx, std::size_t epoch) noexcept;
+// wake() schedules ctx if epoch is still its current one. Any thread. A
+// fiber that parked detached runs next on the waking worker (to_waker), or
+// else on the worker it parked on (a waker that is no worker: that worker).
+bool wake(Ctx* ctx, std::size_t epoch, bool to_waker = true) noexcept;
 
 // park() suspends the calling fiber after it published (ctx, epoch). When rec is
 // given the wait is a cancellation point: park() returns false without

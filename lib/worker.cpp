@@ -156,6 +156,20 @@ void Worker::hand_off(FiberRecord* rec) noexcept {
   notify();
 }
 
+void Worker::release_handoffs() noexcept {
+  FiberRecord* r = handoff_.exchange(nullptr, std::memory_order_acquire);
+  while (r) {
+    FiberRecord* next = r->handoff_next.load(std::memory_order_relaxed);
+    if (r->park_lock.try_lock()) {
+      r->park_lock.unlock();  // off the CPU: anyone may run it
+      rt->inject(r->ctx);
+    } else {
+      hand_off(r);
+    }
+    r = next;
+  }
+}
+
 void Worker::drain_handoffs(Ctx* switching) noexcept {
   FiberRecord* r = handoff_.exchange(nullptr, std::memory_order_acquire);
   while (r) {
@@ -209,6 +223,7 @@ Ctx* Worker::pick_next() noexcept {
     sched->detach_worker_context(prev);
   }
   if (handoff_.load(std::memory_order_relaxed)) drain_handoffs(prev);
+  if (stuck_.load(std::memory_order_relaxed)) stuck_.store(false, std::memory_order_relaxed);
   Ctx* ctx = choose();
   switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Null: Boost runs its dispatcher next, which has no record.

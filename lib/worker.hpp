@@ -63,8 +63,17 @@ class Worker {
   // ready here (its LIFO slot). Owner thread.
   void take_woken(Ctx* ctx) noexcept { awakened(ctx); }
   // hand_off() gives this worker a fiber woken while it was still switching
-  // away from it here; picked up at the next pick, after the switch. Any thread.
+  // away from it here, or woken by a thread that is no worker (the reactor
+  // thread): picked up at the next pick, after the switch. Any thread.
   void hand_off(FiberRecord* rec) noexcept;
+  // release_handoffs() moves the hand-off list to the runtime's injection
+  // queue, for a stuck worker (monitor). Fibers still switching away stay.
+  void release_handoffs() noexcept;
+
+  // stuck() is set by the monitor when this worker has not switched fibers
+  // for a millisecond, and cleared at its next pick. Any thread.
+  bool stuck() const noexcept { return stuck_.load(std::memory_order_relaxed); }
+  void mark_stuck() noexcept { stuck_.store(true, std::memory_order_relaxed); }
 
   // request_stop() lets the thread return once its fibers are gone. Any thread.
   void request_stop() noexcept;
@@ -157,6 +166,7 @@ class Worker {
   std::uint32_t rng_;
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()
+  std::atomic<bool> stuck_{false};
 
   // remote_pending is set by notify(): another thread queued a fiber for us.
   std::atomic<bool> remote_pending_{false};

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/weft.hpp>
 
 namespace chan_test {

@@ -28,6 +28,8 @@
 #include <utility>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/weft.hpp>
 
 namespace hook_test {

@@ -20,6 +20,8 @@
 #include <utility>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 

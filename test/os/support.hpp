@@ -21,6 +21,8 @@
 #include <thread>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/weft.hpp>
 
 namespace os_test {

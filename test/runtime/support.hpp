@@ -15,6 +15,8 @@
 #include <thread>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/weft.hpp>
 
 namespace weft_test {

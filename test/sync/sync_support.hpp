@@ -12,6 +12,8 @@
 #include <thread>
 
 #include <doctest/doctest.h>
+
+#include "../doctest_fibers.hpp"
 #include <weft/sync.hpp>
 #include <weft/weft.hpp>
 
