@@ -239,8 +239,17 @@ Ctx* Worker::choose() noexcept {
   if (dispatcher_ && (periodic || remote_pending_.load(std::memory_order_relaxed))) {
     remote_pending_.store(false, std::memory_order_relaxed);
     if (periodic) {
-      // Fairness for fibers spawned from outside: pull one in now and then.
-      if (Ctx* inj = take_injected()) push_stealable(inj);
+      // Fairness for the injection queue (fibers from outside, and the
+      // overflow of full local queues): pull a batch in now and then, as
+      // much as fits in half the free room, so that a saturated worker does
+      // not serve them one per pass while its own queue keeps refilling.
+      const std::uint32_t room = RunQueue<Ctx>::kCapacity - std::min(queue_.size_hint(), RunQueue<Ctx>::kCapacity);
+      std::uint32_t batch = std::max<std::uint32_t>(1, room / 2);
+      while (batch-- != 0) {
+        Ctx* inj = take_injected();
+        if (!inj) break;
+        push_stealable(inj);
+      }
     }
     return std::exchange(dispatcher_, nullptr);
   }
