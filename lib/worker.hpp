@@ -1,7 +1,10 @@
 // Worker: one scheduler thread of a runtime, and the Boost.Fiber algorithm that
 // decides which of its fibers runs next.
 //
-// Order of picking (Worker::pick_next):
+// Order of picking (Worker::pick_next). First, housekeeping: the fiber that
+// is leaving, if it parks detached (wait.cpp), is detached from this worker,
+// and fibers handed back to this worker by other threads (hand_off) join the
+// LIFO slot and the queue. Then:
 //   1. every kDispatchInterval picks, or when another thread has handed this
 //      worker a fiber, the Boost dispatcher fiber: it moves remotely woken
 //      fibers and expired sleepers into the queues and frees finished fibers;
@@ -10,7 +13,8 @@
 //      child runs first, a fiber woken by the one that just ran), at most
 //      kMaxLifoStreak times in a row so a ping-pong pair cannot starve the rest;
 //   4. the local run queue, oldest first;
-//   5. the runtime's injection queue (fibers spawned from outside threads);
+//   5. the runtime's injection queue (fibers spawned from outside threads,
+//      the overflow of full queues; a batch every kDispatchInterval picks);
 //   6. the dispatcher, if it is waiting;
 //   7. (only in the dispatcher) half of another worker's queue.
 // When nothing is found the dispatcher calls suspend_until(): spin for up to
