@@ -54,29 +54,6 @@ std::uint32_t work_out(int fd) noexcept {
   return kOther;
 }
 
-// temp_epoll_wait() waits for fd through an epoll set of its own: for a
-// direction some other fiber already waits in, where the reactor keeps one
-// waiter per direction.
-int temp_epoll_wait(void* f, int fd, int dir, std::int64_t deadline) noexcept {
-  const weft_hook_api* a = api();
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) return get_errno();
-  epoll_event ev{};
-  ev.events = dir == 0 ? (EPOLLIN | EPOLLRDHUP) : EPOLLOUT;
-  int e = 0;
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    e = get_errno();
-  } else {
-    weft_hook_reg reg{};
-    e = a->prepare(f, ep, &reg);
-    if (e == 0) {
-      e = a->wait(f, &reg, 0, deadline);
-      a->forget(&reg);
-    }
-  }
-  real::fns().close(ep);
-  return e;
-}
 }  // namespace
 
 const weft_hook_api* api() noexcept { return g_api.load(std::memory_order_acquire); }
@@ -162,6 +139,34 @@ Call begin(int fd, int dir) noexcept {
   return c;
 }
 
+static std::uint32_t epoll_events(short ev) noexcept {
+  std::uint32_t e = 0;
+  if (ev & (POLLIN | POLLRDNORM)) e |= EPOLLIN | EPOLLRDHUP;
+  if (ev & POLLPRI) e |= EPOLLPRI;
+  if (ev & (POLLOUT | POLLWRNORM)) e |= EPOLLOUT;
+  return e;
+}
+
+int wait_any(void* f, const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
+  const weft_hook_api* a = api();
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return get_errno();
+  for (nfds_t i = 0; i < n; ++i) {
+    if (fds[i].fd < 0) continue;
+    epoll_event ev{};
+    ev.events = epoll_events(fds[i].events);
+    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &ev);  // what epoll cannot watch is always ready
+  }
+  weft_hook_reg reg{};
+  int e = a->prepare(f, ep, &reg);
+  if (e == 0) {
+    e = a->wait(f, &reg, 0, deadline);
+    a->forget(&reg);
+  }
+  real::fns().close(ep);
+  return e;
+}
+
 bool ready_now(int fd, int dir) noexcept {
   pollfd p{fd, static_cast<short>(dir == 0 ? POLLIN : POLLOUT), 0};
   return real::fns().poll(&p, 1, 0) != 0;  // errors count as ready: the call reports them
@@ -178,7 +183,12 @@ int wait(const Call& c, int dir, int timeout_errno) noexcept {
     weft_hook_reg reg = r->reg;
     r->release();
     if (e == 0) e = a->wait(c.fiber, &reg, dir, c.deadline);
-    if (e == EBUSY) e = temp_epoll_wait(c.fiber, c.fd, dir, c.deadline);
+    if (e == EBUSY) {
+      // Another fiber waits in this direction (the reactor keeps one waiter
+      // per direction): wait through an epoll set of our own instead.
+      pollfd p{c.fd, static_cast<short>(dir == 0 ? POLLIN : POLLOUT), 0};
+      e = wait_any(c.fiber, &p, 1, c.deadline);
+    }
   } else {
     for (;;) {
       int ms = -1;

@@ -3,6 +3,8 @@
 // plain thread for a socket the hook made non-blocking behind its back).
 #pragma once
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstdint>
 
@@ -66,6 +68,12 @@ Call begin(int fd, int dir) noexcept;
 // socket timeout expired (timeout_errno for connect), ETIMEDOUT for a weft
 // deadline scope, ECANCELED, EBADF.
 int wait(const Call& c, int dir, int timeout_errno = EAGAIN) noexcept;
+
+// wait_any() parks fiber f until one of fds may be ready, or the deadline,
+// through an epoll set of its own registered with the reactor (which keeps
+// one waiter per descriptor and direction). 0 to look again, or an errno
+// (ETIMEDOUT when the deadline passed).
+int wait_any(void* f, const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept;
 
 // ready_now() polls fd once without blocking.
 bool ready_now(int fd, int dir) noexcept;

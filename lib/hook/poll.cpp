@@ -18,18 +18,9 @@ std::int64_t ms_deadline(int timeout_ms) noexcept {
   return timeout_ms < 0 ? WEFT_HOOK_NO_DEADLINE : now_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000;
 }
 
-std::uint32_t epoll_events(short ev) noexcept {
-  std::uint32_t e = 0;
-  if (ev & (POLLIN | POLLRDNORM)) e |= EPOLLIN | EPOLLRDHUP;
-  if (ev & POLLPRI) e |= EPOLLPRI;
-  if (ev & (POLLOUT | POLLWRNORM)) e |= EPOLLOUT;
-  return e;
-}
-
 // park_for_any() parks until one of fds may be ready, or the deadline. 0 to
 // look again, or an errno (ETIMEDOUT when the deadline passed).
 int park_for_any(void* f, const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
-  const weft_hook_api* a = api();
   if (n == 1 && fds[0].fd >= 0) {
     const short ev = fds[0].events;
     const bool in = ev & (POLLIN | POLLRDNORM), out = ev & (POLLOUT | POLLWRNORM);
@@ -42,22 +33,7 @@ int park_for_any(void* f, const pollfd* fds, nfds_t n, std::int64_t deadline) no
       if (e != EPERM) return e;
     }
   }
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) return get_errno();
-  for (nfds_t i = 0; i < n; ++i) {
-    if (fds[i].fd < 0) continue;
-    epoll_event ev{};
-    ev.events = epoll_events(fds[i].events);
-    epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &ev);  // what epoll cannot watch is always ready
-  }
-  weft_hook_reg reg{};
-  int e = a->prepare(f, ep, &reg);
-  if (e == 0) {
-    e = a->wait(f, &reg, 0, deadline);
-    a->forget(&reg);
-  }
-  real::fns().close(ep);
-  return e;
+  return wait_any(f, fds, n, deadline);
 }
 
 int poll_in_fiber(void* f, pollfd* fds, nfds_t n, int timeout_ms) noexcept {

@@ -16,9 +16,12 @@
 #include <doctest/doctest.h>
 
 #include "../doctest_fibers.hpp"
+#include "../test_support.hpp"
 #include <weft/weft.hpp>
 
 namespace chan_test {
+
+using test_common::Watchdog;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -36,42 +39,6 @@ inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
   CAPTURE(var)
 
 inline weft::Config config(unsigned n) { return weft::Config{}.worker_threads(n); }
-
-// Watchdog aborts the process when its scope outlives a limit: a hang is the
-// failure mode of most channel bugs (a lost wakeup), and naming the case that
-// hung beats a silent meson timeout.
-class Watchdog {
- public:
-  Watchdog(std::chrono::milliseconds limit, std::string what)
-      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  void watch(std::chrono::milliseconds limit) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
-                   static_cast<long long>(limit.count()));
-      std::fflush(stderr);
-      std::abort();
-    }
-  }
-
-  std::string what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;  // guarded by mu_
-  std::thread thread_;
-};
 
 // Ledger counts, per value id, how often it was received and how often its
 // sender got it back undelivered; at the end each id must total exactly one.

@@ -22,10 +22,15 @@
 #include <doctest/doctest.h>
 
 #include "../doctest_fibers.hpp"
+#include "../test_support.hpp"
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
 namespace net_test {
+
+using test_common::Watchdog;
+using test_common::wait_until;
+using test_common::fd_count;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -39,65 +44,6 @@ inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
 // kWait bounds every wait that should succeed: long enough never to fire on
 // a loaded machine, short enough that a lost wakeup fails the test.
 inline constexpr auto kWait = 10s;
-
-// Watchdog aborts the process when its scope outlives a limit: a hung fiber
-// cannot be unwound, so naming what hung beats a silent meson timeout.
-class Watchdog {
- public:
-  Watchdog(std::chrono::milliseconds limit, std::string what)
-      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  void watch(std::chrono::milliseconds limit) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
-                   static_cast<long long>(limit.count()));
-      std::fflush(stderr);
-      std::abort();
-    }
-  }
-
-  std::string what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;  // guarded by mu_
-  std::thread thread_;
-};
-
-// wait_until() polls pred on a plain thread until it holds or timeout
-// passes; for state with no notification (RuntimeStats counters).
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(200us);
-  }
-  return true;
-}
-
-// fd_count() is the number of open descriptors of the process.
-inline int fd_count() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return -1;
-  int n = 0;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(dir);
-  return n - 1;  // opendir's own descriptor
-}
 
 // kTimerDrain bounds the wait for pending_timers to reach 0 after a case. A
 // deadline cancelled from another worker is freed by its owner's next pass,

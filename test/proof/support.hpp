@@ -19,9 +19,13 @@
 #include <doctest/doctest.h>
 
 #include "../doctest_fibers.hpp"
+#include "../test_support.hpp"
 #include <weft/weft.hpp>
 
 namespace proof {
+
+using test_common::Watchdog;
+using test_common::fd_count;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -30,42 +34,6 @@ using Clock = std::chrono::steady_clock;
 // blocks its thread stalls everything, 2 and 4 add stealing and cross-thread
 // wakeups (4 oversubscribes a 2-core machine).
 inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
-
-// Watchdog aborts the process when its scope outlives a limit: a fiber stuck
-// in a call that never returns cannot be unwound, and naming what hung beats
-// a silent meson timeout.
-class Watchdog {
- public:
-  Watchdog(std::chrono::milliseconds limit, std::string what)
-      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  void watch(std::chrono::milliseconds limit) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
-                   static_cast<long long>(limit.count()));
-      std::fflush(stderr);
-      std::abort();
-    }
-  }
-
-  std::string what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;  // guarded by mu_
-  std::thread thread_;
-};
 
 // wait_until() polls pred on a plain thread until it holds or timeout passes;
 // for runtime counters, which have no notification.
@@ -77,18 +45,6 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(1ms);
   }
   return true;
-}
-
-// fd_count() is the number of open descriptors of the process.
-inline int fd_count() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return -1;
-  int n = 0;
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(dir);
-  return n - 1;  // opendir's own descriptor
 }
 
 // kTimerDrain bounds the wait for pending_timers to reach 0 after a case. A

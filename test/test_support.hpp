@@ -1,0 +1,80 @@
+// Helpers every test suite shares: a watchdog for hangs, a bounded poll for
+// state that has no notification, and the process's descriptor count.
+#pragma once
+
+#include <dirent.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace test_common {
+
+using namespace std::chrono_literals;
+
+// Watchdog aborts the process when its scope outlives a limit: a hung fiber
+// (or a worker stuck in a blocking call) cannot be unwound, so naming what
+// hung beats a silent meson timeout.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds limit, std::string what)
+      : what_(std::move(what)), thread_([this, limit] { watch(limit); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// wait_until() polls pred on a plain thread until it holds or timeout
+// passes; for state with no notification (RuntimeStats counters).
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(200us);
+  }
+  return true;
+}
+
+// fd_count() is the number of open descriptors of the process.
+inline int fd_count() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n - 1;  // opendir's own descriptor
+}
+
+}  // namespace test_common
