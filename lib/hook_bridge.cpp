@@ -39,14 +39,15 @@ void* api_current() noexcept { return current_worker() ? current_record() : null
 int api_prepare(void* fiber, int fd, weft_hook_reg* reg) noexcept {
   FiberRecord* rec = rec_of(fiber);
   if (reg->core == rec->rt && reg->serial == rec->rt->serial) return 0;
-  try {
-    std::uint32_t gen = 0;
-    IoSource* s = rec->rt->reactor.add(fd, gen);
-    *reg = weft_hook_reg{rec->rt, s, rec->rt->serial, gen};
-    return 0;
-  } catch (const std::system_error& e) {
-    return e.code().value() ? e.code().value() : EIO;
-  }
+  // No exception here: this runs under the hook's lock on fd's record, and
+  // throwing may call into the C library (sanitizers' type checks even open
+  // a pipe), which would come back to the hook and that same lock.
+  std::uint32_t gen = 0;
+  int err = 0;
+  IoSource* s = rec->rt->reactor.try_add(fd, gen, err);
+  if (!s) return err ? err : EIO;
+  *reg = weft_hook_reg{rec->rt, s, rec->rt->serial, gen};
+  return 0;
 }
 
 int api_wait(void* fiber, const weft_hook_reg* reg, int dir, int64_t deadline_ns) noexcept {

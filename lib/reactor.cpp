@@ -37,7 +37,7 @@ std::uint64_t token_of(const IoSource* s, std::uint32_t gen) noexcept {
 }
 }  // namespace
 
-Reactor::Reactor() = default;
+Reactor::Reactor() { chunks_.reserve(std::size(chunk_index_)); }
 
 Reactor::~Reactor() { stop(); }
 
@@ -63,21 +63,34 @@ IoSource* Reactor::source_at(std::uint32_t index) noexcept {
 }
 
 IoSource* Reactor::add(int fd, std::uint32_t& gen) {
+  int err = 0;
+  if (IoSource* s = try_add(fd, gen, err)) return s;
+  if (err == EMFILE) throw std::system_error(err, std::generic_category(), "weft: reactor is full");
+  throw std::system_error(err, std::generic_category(), "weft: cannot watch descriptor " + std::to_string(fd));
+}
+
+IoSource* Reactor::try_add(int fd, std::uint32_t& gen, int& err) noexcept {
   IoSource* s;
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!free_) {
       std::size_t n = chunks_.size();
-      if (n >= std::size(chunk_index_))
-        throw std::system_error(std::make_error_code(std::errc::too_many_files_open), "weft: reactor is full");
-      auto chunk = std::make_unique<IoSource[]>(kChunk);
+      if (n >= std::size(chunk_index_)) {
+        err = EMFILE;
+        return nullptr;
+      }
+      std::unique_ptr<IoSource[]> chunk(new (std::nothrow) IoSource[kChunk]);
+      if (!chunk) {
+        err = ENOMEM;
+        return nullptr;
+      }
       for (std::uint32_t i = kChunk; i-- > 0;) {
         chunk[i].index = static_cast<std::uint32_t>(n * kChunk + i);
         chunk[i].next_free = free_;
         free_ = &chunk[i];
       }
       chunk_index_[n].store(chunk.get(), std::memory_order_release);
-      chunks_.push_back(std::move(chunk));
+      chunks_.push_back(std::move(chunk));  // reserved at construction: no throw
     }
     s = free_;
     free_ = s->next_free;
@@ -93,7 +106,8 @@ IoSource* Reactor::add(int fd, std::uint32_t& gen) {
     std::lock_guard<std::mutex> lk(mu_);
     s->next_free = free_;
     free_ = s;
-    throw std::system_error(e, std::generic_category(), "weft: cannot watch descriptor " + std::to_string(fd));
+    err = e;
+    return nullptr;
   }
   sources_.fetch_add(1, std::memory_order_relaxed);
   return s;

@@ -57,6 +57,10 @@ class Reactor {
 
   // add() registers fd (made non-blocking by the caller). Throws system_error.
   IoSource* add(int fd, std::uint32_t& gen);
+  // try_add() is add() that reports failure as an errno value in err and
+  // returns null. It throws nothing and calls nothing an interposing library
+  // could hook, so it may run under the hook's per-descriptor lock.
+  IoSource* try_add(int fd, std::uint32_t& gen, int& err) noexcept;
   // remove() unregisters; fibers parked on it wake and see EBADF on retry.
   void remove(IoSource* src, std::uint32_t gen) noexcept;
 

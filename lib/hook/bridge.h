@@ -45,7 +45,9 @@ struct weft_hook_api {
    * ECANCELED, EBADF (unregistered meanwhile), EBUSY (another fiber waits in
    * the same direction). */
   int (*wait)(void* fiber, const struct weft_hook_reg* reg, int dir, int64_t deadline_ns);
-  /* forget() unregisters; call it before the descriptor is closed. Any thread. */
+  /* forget() unregisters; call it before the descriptor is closed. Any thread.
+   * prepare() and forget() throw nothing and call nothing an interposing
+   * library would hook: the hook calls them under its descriptor lock. */
   void (*forget)(const struct weft_hook_reg* reg);
   /* sleep_until() parks the fiber until the deadline. 0, ECANCELED, or
    * ETIMEDOUT when a deadline scope cut it short. */

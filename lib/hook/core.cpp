@@ -111,8 +111,31 @@ void fresh_fd(int fd, std::uint32_t state, std::int64_t rcv_ns, std::int64_t snd
 }
 
 void forget_fd(int fd) noexcept {
-  if (!find(fd)) return;
-  weft_hook_reg old = reset(fd);
+  FdRec* r = find(fd);
+  if (!r) return;
+  // Drop the registration before letting go of the record: fd is still open,
+  // and a fiber that registered it anew in between would meet the old epoll
+  // entry (EEXIST). forget() calls nothing the hook interposes.
+  r->acquire();
+  weft_hook_reg old = r->reg;
+  r->reg = weft_hook_reg{};
+  r->state.store(0, std::memory_order_release);
+  r->rcv_ns.store(0, std::memory_order_relaxed);
+  r->snd_ns.store(0, std::memory_order_relaxed);
+  if (old.core)
+    if (const weft_hook_api* a = api()) a->forget(&old);
+  r->release();
+}
+
+void drop_registration(int fd) noexcept {
+  // fd is closed: a registration made after this let go of the record gets a
+  // new epoll entry (or EBADF), never the old one, so forget outside the lock.
+  FdRec* r = find(fd);
+  if (!r) return;
+  r->acquire();
+  weft_hook_reg old = r->reg;
+  r->reg = weft_hook_reg{};
+  r->release();
   if (old.core)
     if (const weft_hook_api* a = api()) a->forget(&old);
 }

@@ -44,6 +44,10 @@ void fresh_fd(int fd, std::uint32_t state = 0, std::int64_t rcv_ns = 0, std::int
 // forget_fd() drops fd's record and registration before it is closed.
 void forget_fd(int fd) noexcept;
 
+// drop_registration() drops fd's reactor registration only, keeping what is
+// known of it: for after a close, when the number may already be reused.
+void drop_registration(int fd) noexcept;
+
 // Mode is how a call on a descriptor behaves.
 enum class Mode {
   libc,        // exactly libc's call

@@ -67,7 +67,16 @@ extern "C" {
 
 __attribute__((visibility("default"))) int close(int fd) {
   forget_fd(fd);
-  return real::fns().close(fd);
+  int rc = real::fns().close(fd);
+  // Again after: a fiber of another thread may have registered fd between
+  // the first forget and the close, and a closed descriptor sends epoll no
+  // event, so only this wakes that fiber (its retry reports EBADF). Should
+  // the number already belong to a new descriptor, its waiter wakes once for
+  // nothing and registers again; what is known of it stays.
+  const int saved = get_errno();
+  drop_registration(fd);
+  set_errno(saved);
+  return rc;
 }
 
 __attribute__((visibility("default"))) int dup(int fd) noexcept {
