@@ -2,14 +2,22 @@
 // wait list and every change of the state word while someone is queued go
 // under the spin lock lk_.
 //
-// Hand-off: unlock() with waiters keeps the Mutex locked and gives it to the
-// oldest waiter that is still waiting (claim() decides the race with its
-// timeout or cancellation; one that lost is skipped). A free Mutex therefore
-// never has waiters, so newcomers cannot barge past the queue: fairness is
-// FIFO once queued. The price is a convoy under heavy contention (the Mutex
-// stays held while the next owner is being scheduled), which the short spin
-// before queueing softens when the holder is running on another worker.
+// As Go's sync.Mutex, with a shorter fuse.
+// Normally unlock() frees the Mutex and wakes the oldest waiter, which then
+// competes for it with fibers that are running (they may barge in: a fiber
+// that unlocks and locks again in a loop keeps its worker busy instead of
+// convoying through a wake-up per acquisition). While one woken waiter is on
+// its way (kWoken), unlock() wakes nobody else. The Mutex becomes owed to
+// that waiter (kStarving: newcomers queue instead of barging) when it lost
+// the race (it goes back to the head of the queue, and the next unlock()
+// hands the Mutex to it), or when others kept taking the Mutex for kFuse
+// after it was woken, before it even ran (its worker busy with a fiber that
+// relocks in a loop, or off its core): unlock() then leaves the Mutex free
+// for it alone. So a woken waiter loses at most one race.
+
 #include <weft/sync/mutex.hpp>
+
+#include <chrono>
 
 #include "sync_internal.hpp"
 
@@ -24,6 +32,19 @@ namespace {
 // a short critical section on another core. Longer spins only burn the
 // worker (with one worker the holder cannot run while we spin at all).
 constexpr int kSpin = 64;
+
+// How long others may keep taking the Mutex while a woken waiter has not run
+// yet, before it is kept for that waiter: long enough that a fiber relocking
+// in a loop runs on for hundreds of acquisitions (each time the Mutex is kept
+// the next locker parks and waits for a switch), short enough to be no
+// visible delay. The clock is read only every kFuseCheck acquisitions.
+constexpr std::int64_t kFuseNs = 50'000;
+constexpr std::uint32_t kFuseCheck = 16;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 void Mutex::lock_contended() {
@@ -33,39 +54,58 @@ void Mutex::lock_contended() {
 std::error_code Mutex::lock_slow(Deadline d) noexcept {
   for (int i = 0; i < kSpin; ++i) {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (s == 0 && state_.compare_exchange_weak(s, kLocked, std::memory_order_acquire, std::memory_order_relaxed))
+    if (!(s & (kLocked | kStarving)) &&
+        state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {
+      if (s & kWoken) barges_.fetch_add(1, std::memory_order_relaxed);
       return {};
-    if (s & kQueued) break;  // hand-off goes to the queue: spinning cannot win
+    }
+    if (s & kStarving) break;  // owed to a waiter: spinning cannot win
     detail::spin_pause();
   }
 
-  SyncNode w;
+  // front: we were woken to compete and lost; we keep our place at the head.
+  bool front = false;
   lock_word(lk_);
-  std::uint32_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (!(s & kLocked)) {
-      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {
-        unlock_word(lk_);
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      // A newcomer may take a free Mutex unless it is owed; the woken waiter
+      // (the one it is owed to) may take it either way, and pays the debt.
+      if (!(s & kLocked) && (front || !(s & kStarving))) {
+        std::uint32_t ns = front ? (s | kLocked) & ~(kWoken | kStarving) : s | kLocked;
+        if (state_.compare_exchange_weak(s, ns, std::memory_order_acquire, std::memory_order_relaxed)) {
+          if (!front && (s & kWoken)) barges_.fetch_add(1, std::memory_order_relaxed);
+          unlock_word(lk_);
+          return {};
+        }
+        continue;
+      }
+      // Queue. Set kQueued before we are visible, so the holder's fast unlock
+      // fails and it comes here; a woken waiter that lost also sets kStarving.
+      std::uint32_t ns = front ? ((s | kQueued | kStarving) & ~kWoken) : (s | kQueued);
+      if (ns == s ||
+          state_.compare_exchange_weak(s, ns, std::memory_order_relaxed, std::memory_order_relaxed))
+        break;
+    }
+    SyncNode w;
+    if (front) {
+      detail::push_front(waiters_, &w);
+    } else {
+      detail::push_back(waiters_, &w);
+    }
+    detail::WaitStatus st = detail::park(lk_, waiters_, w, d);
+    if (w.claimed()) {
+      if (w.handed) {
+        unlock_word(lk_);  // unlock_slow() left the Mutex locked for us
         return {};
       }
+      front = true;  // woken to compete: try again, lk_ held
       continue;
     }
-    // Set kQueued before we are visible, so the holder's fast unlock fails and
-    // it comes here for the hand-off.
-    if ((s & kQueued) ||
-        state_.compare_exchange_weak(s, s | kQueued, std::memory_order_relaxed, std::memory_order_relaxed))
-      break;
-  }
-  push_back(waiters_, &w);
-  detail::WaitStatus st = detail::park(lk_, waiters_, w, d);
-  if (w.claimed()) {
-    // unlock_slow() left the Mutex locked for us.
+    if (!waiters_.head) state_.fetch_and(~(kQueued | kStarving), std::memory_order_relaxed);
     unlock_word(lk_);
-    return {};
+    return detail::status_error(st);
   }
-  if (!waiters_.head) state_.fetch_and(~kQueued, std::memory_order_relaxed);
-  unlock_word(lk_);
-  return detail::status_error(st);
 }
 
 void Mutex::unlock_slow() noexcept {
@@ -75,17 +115,41 @@ void Mutex::unlock_slow() noexcept {
     unlock_word(lk_);
     detail::misuse("weft::Mutex::unlock() of a Mutex that is not locked");
   }
-  while (SyncNode* w = detail::pop_front(waiters_)) {
-    if (w->claim()) {
-      // Still locked, now on w's behalf.
-      state_.store(waiters_.head ? kLocked | kQueued : kLocked, std::memory_order_relaxed);
-      w->resume();
-      unlock_word(lk_);
-      return;
+  // While we hold kLocked, only code holding lk_ changes the state word
+  // (lockers' CASes need the Mutex free), so plain stores are safe here.
+  if (s & kStarving) {
+    while (SyncNode* w = detail::pop_front(waiters_)) {
+      if (w->claim()) {
+        // Still locked, now on w's behalf; the debt is paid.
+        w->handed = true;
+        state_.store(waiters_.head ? kLocked | kQueued : kLocked, std::memory_order_relaxed);
+        w->resume();
+        unlock_word(lk_);
+        return;
+      }
+      // w gave up (deadline, cancellation) and is leaving: try the next one.
     }
-    // w gave up (deadline, cancellation) and is leaving: try the next one.
+    state_.store(0, std::memory_order_release);
+  } else if (s & kWoken) {
+    // The woken waiter is still on its way: it competes, or, once enough
+    // others went first, finds the Mutex kept free for it.
+    std::uint32_t ns = s & ~kLocked;
+    const std::uint32_t b = barges_.load(std::memory_order_relaxed);
+    if (b % kFuseCheck == 0 && now_ns() - woken_at_ >= kFuseNs) ns |= kStarving;
+    state_.store(ns, std::memory_order_release);
+  } else {
+    while (SyncNode* w = detail::pop_front(waiters_)) {
+      if (w->claim()) {
+        barges_.store(0, std::memory_order_relaxed);
+        woken_at_ = now_ns();
+        state_.store(waiters_.head ? kQueued | kWoken : kWoken, std::memory_order_release);
+        w->resume();
+        unlock_word(lk_);
+        return;
+      }
+    }
+    state_.store(0, std::memory_order_release);
   }
-  state_.store(0, std::memory_order_release);
   unlock_word(lk_);
 }
 

@@ -31,6 +31,7 @@ struct SyncNode : Waiter {
   bool popped = false;       // taken off the list by a waker (not by itself)
   std::uint64_t amount = 0;  // Semaphore: permits wanted
   std::uint64_t phase = 0;   // Barrier: the phase it arrived in
+  bool handed = false;       // Mutex: claimed with the lock handed over
 };
 
 inline SyncNode* node(Waiter* w) noexcept { return static_cast<SyncNode*>(w); }
@@ -45,6 +46,19 @@ inline void push_back(WaitList& l, SyncNode* n) noexcept {
     l.head = n;
   }
   l.tail = n;
+  n->queued = true;
+}
+
+// push_front() puts n first (a waiter that keeps its place). Lock held.
+inline void push_front(WaitList& l, SyncNode* n) noexcept {
+  n->prev = nullptr;
+  n->next = l.head;
+  if (l.head) {
+    l.head->prev = n;
+  } else {
+    l.tail = n;
+  }
+  l.head = n;
   n->queued = true;
 }
 

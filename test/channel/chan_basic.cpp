@@ -22,6 +22,9 @@ thread_local bool counting = false;
 thread_local std::size_t allocations = 0;
 }  // namespace
 
+// GCC pairs the replaced operators with malloc/free inside std:: code and
+// warns; they are a matching pair.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   if (counting) ++allocations;
   if (void* p = std::malloc(n ? n : 1)) return p;

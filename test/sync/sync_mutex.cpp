@@ -1,4 +1,4 @@
-// weft::Mutex: exclusion under contention, FIFO fairness, cancellation and
+// weft::Mutex: exclusion under contention, bounded unfairness, cancellation and
 // deadlines of parked lockers (leaving no trace), plain threads mixed with
 // fibers.
 #include <algorithm>
@@ -73,13 +73,21 @@ TEST_CASE("Mutex: thousands of fibers keep a counter exact, holding it across pa
   CHECK(max_inside == 1);
 }
 
-TEST_CASE("Mutex: FIFO hand-off bounds how many acquisitions a waiter sees before its own") {
+TEST_CASE("Mutex: the debt to a woken waiter bounds how many acquisitions a waiter sees before its own") {
   SYNC_WORKER_SUBCASES(workers);
   Watchdog dog(120s, "Mutex fairness");
   constexpr int kFibers = 32, kRounds = 100;
+  // Once queued, a fiber waits for those queued ahead of it (at most
+  // kFibers - 1), each passed by about one barger per worker (the unlocker
+  // relocking, fibers spinning on the other workers) before it runs and loses
+  // once, and is passed as often itself: about (workers + 2) * kFibers. The
+  // bound leaves room for one 50 us fuse (a woken waiter whose worker thread
+  // lost its core) and for the spin before queueing.
+  constexpr long kBound = 8L * kFibers;
   weft::Mutex mu;
   std::atomic<long> acquisitions{0};
   std::atomic<long> worst{0};
+  std::atomic<long> over{0};
   weft::run(config(workers), [&] {
     std::vector<weft::JoinHandle<void>> hs;
     for (int f = 0; f < kFibers; ++f) {
@@ -88,10 +96,12 @@ TEST_CASE("Mutex: FIFO hand-off bounds how many acquisitions a waiter sees befor
           long before = acquisitions.load();
           mu.lock();
           long others = acquisitions.fetch_add(1) - before;
+          if (others > kBound) over.fetch_add(1);
           long w = worst.load();
           while (others > w && !worst.compare_exchange_weak(w, others)) {
           }
-          // Park while holding it, so that everyone else queues up behind.
+          // Park while holding it, so that everyone else queues up behind,
+          // and the unlocker, relocking at once, races every woken waiter.
           weft::this_fiber::yield();
           mu.unlock();
         }
@@ -99,10 +109,12 @@ TEST_CASE("Mutex: FIFO hand-off bounds how many acquisitions a waiter sees befor
     }
     for (auto& h : hs) h.join();
   });
-  CAPTURE(worst.load());
-  // Once queued, a fiber waits only for those queued ahead of it (at most
-  // kFibers - 1); the short spin before queueing may let a few more through.
-  CHECK(worst.load() <= 2 * kFibers);
+  MESSAGE("worst ", worst.load(), ", over the bound ", over.load(), " of ", kFibers * kRounds);
+  // The count starts before the fiber queues, and a woken waiter whose worker
+  // thread has no core (4 workers on fewer cores) is owed the Mutex only after
+  // 50 us: meanwhile the others go on. So a few calls in a thousand may exceed
+  // the bound; with no debt (barging alone) about one in a hundred does.
+  CHECK(over.load() <= kFibers * kRounds / 400);
   CHECK(acquisitions.load() == long{kFibers} * kRounds);
 }
 

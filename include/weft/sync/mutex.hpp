@@ -20,11 +20,16 @@ class CondVar;
 // then blocks the whole thread on that std::mutex, and the worker deadlocks.
 //
 // A fiber that finds the Mutex taken spins briefly (the holder may be about
-// to release it on another worker), then queues and parks. unlock() hands the
-// Mutex straight to the oldest waiter, so waiters are served in FIFO order and
-// none starves: once a fiber has queued, at most the waiters ahead of it take
-// the Mutex before it does. A newcomer only takes a free Mutex when nobody is
-// queued. On a plain thread the same calls block that thread.
+// to release it on another worker), then queues and parks. unlock() frees the
+// Mutex and wakes the oldest waiter, which competes with fibers that are
+// running: those may take it first (throughput: a running fiber does not wait
+// for a parked one to be scheduled). A woken waiter that loses that race, or
+// that others kept going past for 50 us before it could run, is owed the
+// Mutex: newcomers queue, and it gets the Mutex next (Go's starvation mode,
+// entered at the first loss instead of after 1 ms). So no waiter starves:
+// once queued, a fiber waits for the waiters ahead of it, each passed by at
+// most one other fiber unless its worker could not run it for 50 us. On a
+// plain thread the same calls block that thread.
 //
 // Waiting calls are cancellation points: in a cancelled fiber a lock() that
 // has to wait throws weft::Cancelled (a free Mutex is still taken). They honour
@@ -82,7 +87,8 @@ class Mutex {
     return detail::expect_timeout(lock_slow(deadline_in(d)));
   }
 
-  // unlock() releases the Mutex, handing it to the oldest waiter if any.
+  // unlock() releases the Mutex and wakes the oldest waiter, or hands the
+  // Mutex to it when it is owed (see above).
   void unlock() noexcept {
     std::uint32_t expected = kLocked;
     if (!state_.compare_exchange_strong(expected, 0, std::memory_order_release,
@@ -94,7 +100,9 @@ class Mutex {
   friend class CondVar;
 
   static constexpr std::uint32_t kLocked = 1;  // held
-  static constexpr std::uint32_t kQueued = 2;  // waiters_ is not empty
+  static constexpr std::uint32_t kQueued = 2;    // waiters_ is not empty
+  static constexpr std::uint32_t kWoken = 4;     // a woken waiter is on its way to compete
+  static constexpr std::uint32_t kStarving = 8;  // owed to the woken waiter: nobody barges
 
   void lock_contended();
   std::error_code lock_slow(Deadline d) noexcept;
@@ -103,11 +111,15 @@ class Mutex {
   // CondVar, which must return holding it).
   void relock() noexcept;
 
-  // state_ is kLocked|kQueued bits. While kQueued is set, only code holding
-  // lk_ changes it; the fast paths expect 0 (lock) or exactly kLocked (unlock).
+  // state_ holds the k* bits. kQueued, kWoken and kStarving change only under
+  // lk_; the fast paths expect 0 (lock) or exactly kLocked (unlock).
   std::atomic<std::uint32_t> state_{0};
   std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding waiters_
-  detail::WaitList waiters_;          // parked lockers, oldest first
+  // barges_ counts acquisitions by others since the last waiter was woken,
+  // at woken_at_ (steady clock, ns; guarded by lk_).
+  std::atomic<std::uint32_t> barges_{0};
+  std::int64_t woken_at_ = 0;
+  detail::WaitList waiters_;  // parked lockers, oldest first
 };
 
 }  // namespace weft
