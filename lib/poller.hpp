@@ -9,7 +9,9 @@
 namespace weft::detail {
 
 // Readiness bits reported by wait().
-enum : std::uint32_t { kReadable = 1, kWritable = 2 };
+// kClosed: the peer hung up or the descriptor has an error (sticky: no
+// later edge will say so again).
+enum : std::uint32_t { kReadable = 1, kWritable = 2, kClosed = 4 };
 
 struct PollEvent {
   std::uint64_t token;  // what add() was given

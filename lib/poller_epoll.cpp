@@ -93,6 +93,7 @@ done:
     std::uint32_t e = evs[i].events, ready = 0;
     if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kReadable;
     if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ready |= kWritable;
+    if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ready |= kClosed;
     out[k++] = PollEvent{evs[i].data.u64, ready};
   }
   return k;

@@ -99,6 +99,7 @@ IoSource* Reactor::try_add(int fd, std::uint32_t& gen, int& err) noexcept {
     std::lock_guard<SpinLock> g(s->lock);
     s->fd = fd;
     s->ready = 0;
+    s->closed = false;
     s->waiters[0] = s->waiters[1] = IoSource::Waiter{};
     gen = s->gen;
   }
@@ -134,7 +135,7 @@ void Reactor::remove(IoSource* s, std::uint32_t gen) noexcept {
 }
 
 bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_clock::time_point deadline,
-                   FiberRecord* rec, Worker* w, std::error_code& ec) noexcept {
+                   FiberRecord* rec, Worker* w, std::error_code& ec, bool drained) noexcept {
   const std::uint32_t bit = dir == 0 ? kReadable : kWritable;
   boost::fibers::context* ctx = rec->ctx;
   std::size_t epoch;
@@ -148,6 +149,7 @@ bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_
       s->ready &= ~bit;
       return true;
     }
+    if (drained && s->closed) return true;
     if (s->waiters[dir].ctx) {
       ec = std::make_error_code(std::errc::device_or_resource_busy);
       return false;
@@ -175,6 +177,7 @@ void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
     const auto gen = static_cast<std::uint32_t>(evs[i].token);
     std::lock_guard<SpinLock> g(s->lock);
     if (s->gen != gen) continue;
+    if (evs[i].ready & kClosed) s->closed = true;
     for (int dir = 0; dir < 2; ++dir) {
       std::uint32_t bit = dir == 0 ? kReadable : kWritable;
       if (!(evs[i].ready & bit)) continue;

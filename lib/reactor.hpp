@@ -41,6 +41,7 @@ struct IoSource {
   std::uint32_t index = 0;
   std::uint32_t gen = 0;    // guarded by lock
   std::uint32_t ready = 0;  // readiness edges nobody has consumed (guarded by lock)
+  bool closed = false;      // a kClosed edge came: hung up or failed for good (guarded by lock)
   Waiter waiters[2];        // [0] read, [1] write (guarded by lock)
   IoSource* next_free = nullptr;
 };
@@ -67,8 +68,11 @@ class Reactor {
   // wait() parks the calling fiber until src is ready in direction dir
   // (0 read, 1 write). True: retry the operation. False: ec says why
   // (timed_out, operation_canceled, bad_file_descriptor, device_or_resource_busy).
+  // drained: the caller has not seen EAGAIN, but its last read emptied the
+  // descriptor; then a hang-up seen earlier returns at once (its edge is
+  // gone, and the read will report it).
   bool wait(IoSource* src, std::uint32_t gen, int dir, std::chrono::steady_clock::time_point deadline,
-            FiberRecord* rec, Worker* w, std::error_code& ec) noexcept;
+            FiberRecord* rec, Worker* w, std::error_code& ec, bool drained = false) noexcept;
 
   // poll() polls if the token is free; timeout zero does not block. Returns
   // the number of events handled, or -1 if someone else holds the token.

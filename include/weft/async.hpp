@@ -37,7 +37,9 @@ void io_detach(IoHandle& h) noexcept;
 // or poll(2)s on a plain thread. False with ec = timed_out,
 // operation_canceled, bad_file_descriptor or device_or_resource_busy (a
 // second fiber waiting in the same direction).
-bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& ec) noexcept;
+// drained: wait before reading although no read failed with EAGAIN, because
+// the last one emptied the descriptor (see Async::read_drained_with()).
+bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& ec, bool drained = false) noexcept;
 // last_errno() reads errno without letting the compiler reuse the address of
 // another thread's errno after a fiber moved (glibc declares it const).
 int last_errno() noexcept;
@@ -147,6 +149,18 @@ class Async {
     check(ec, "read");
     return r;
   }
+  // read_drained_with(f) is read_with(f) for when the previous read emptied
+  // the descriptor (a stream read that returned less than it asked for): it
+  // waits for readability first, saving the call that would fail with EAGAIN.
+  // It does not wait when the reactor has seen the peer hang up (the read
+  // then reports the end or the error) or outside a fiber. Only for
+  // descriptors where a short read means empty: stream sockets, pipes.
+  template <class F>
+  auto read_drained_with(F&& f, std::error_code& ec, Deadline d = no_deadline) {
+    if (!detail::io_wait(io_, fd_of(inner_), 0, d, ec, true)) return decltype(f(inner_))(-1);
+    return loop(0, f, ec, d);
+  }
+
   // write_with(f): the same, waiting for writability.
   template <class F>
   auto write_with(F&& f, std::error_code& ec, Deadline d = no_deadline) {

@@ -43,8 +43,11 @@ std::size_t StreamSocket::read_some(void* buf, std::size_t n, std::error_code& e
     ec.clear();
     return 0;
   }
-  return as_size(io->read_with([&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), buf, n, 0); }, ec,
-                               e.deadline()));
+  auto recv_once = [&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), buf, n, 0); };
+  const ssize_t r =
+      drained_ ? io->read_drained_with(recv_once, ec, e.deadline()) : io->read_with(recv_once, ec, e.deadline());
+  drained_ = r > 0 && static_cast<std::size_t>(r) < n;
+  return as_size(r);
 }
 
 std::size_t StreamSocket::read_some(void* buf, std::size_t n, Expiry e) {

@@ -375,6 +375,57 @@ TEST_CASE("shutdown(read) wakes a parked reader with end of stream") {
   });
 }
 
+// After a read that got less than it asked for, the next read waits before
+// calling recv() (the socket is empty). These cases make sure that saving
+// never loses a wake-up: the end of the stream arriving with the last data
+// (its edge already spent on the wait that data ended), and data arriving
+// after the short read.
+TEST_CASE("after a short read, the end of the stream and later data still wake the reader") {
+  for_each_workers([] {
+    // started(): the reader is in its loop (and, a few yields later, most
+    // likely parked in read_some()). Bounded: yields until kWait passes.
+    auto started = [](std::atomic<bool>& flag) {
+      const auto end = Clock::now() + kWait;
+      while (!flag.load() && Clock::now() < end) weft::this_fiber::yield();
+      for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+      return flag.load();
+    };
+    for (int round = 0; round < 100; ++round) {
+      auto p = tcp_pair();
+      std::atomic<bool> parked{false};
+      auto reader = weft::spawn([&] {
+        char buf[64];
+        std::string got;
+        parked = true;
+        for (;;) {
+          // A lost wake-up throws timed_out. 3 s, not kWait: a deadline timer
+          // of a reader that moved workers is freed by its first worker's
+          // next timer pass, which an idle worker makes only at its deadline,
+          // and the case's teardown waits until no timer is pending.
+          std::size_t n = p.client.read_some(buf, sizeof buf, 3s);
+          if (n == 0) break;
+          got.append(buf, n);
+        }
+        return got;
+      });
+      // Half the rounds send while the reader is parked (data and FIN in one
+      // edge), half before it starts.
+      if (round % 2) REQUIRE(started(parked));
+      p.server.write_all("abc", 3, kWait);
+      if (round % 4 < 2) {
+        p.server.close();
+        CHECK(reader.join() == "abc");
+        continue;
+      }
+      // Later data after a short read, then the end.
+      REQUIRE(started(parked));
+      p.server.write_all("defg", 4, kWait);
+      p.server.shutdown(net::Shutdown::write);
+      CHECK(reader.join() == "abcdefg");
+    }
+  });
+}
+
 TEST_CASE("release hands the descriptor over, adoption takes it back") {
   for_each_workers([] {
     auto p = tcp_pair();

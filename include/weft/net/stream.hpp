@@ -70,6 +70,13 @@ class StreamSocket : public Socket {
  protected:
   StreamSocket() noexcept = default;
   explicit StreamSocket(OwnedFd fd) : Socket(std::move(fd)) {}
+
+ private:
+  // drained_: the last read_some() got less than it asked for, so the socket
+  // is empty and the next one waits before calling recv() (one syscall less
+  // per message in request-response traffic). Reads of one stream do not
+  // run concurrently, so a plain flag does.
+  bool drained_ = false;
 };
 
 }  // namespace weft::net
