@@ -74,10 +74,8 @@ bool poll_wait(int fd, int dir, Deadline deadline, std::error_code& ec) noexcept
 bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& ec, bool drained) noexcept {
   Worker* w = current_worker();
   FiberRecord* rec = w ? current_record() : nullptr;
-  if (!rec) {
-    if (drained) return true;  // a thread saves no switch: let the read try
-    return poll_wait(fd, dir, std::min(deadline, current_deadline()), ec);
-  }
+  // poll(2) is level-triggered: drained or not, a thread just waits there.
+  if (!rec) return poll_wait(fd, dir, std::min(deadline, current_deadline()), ec);
   if (rec->cancelled.load(std::memory_order_relaxed)) {
     ec = std::make_error_code(std::errc::operation_canceled);
     return false;
@@ -91,7 +89,6 @@ bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& e
     }
   }
   if (h.rt != rec->rt) {
-    if (drained) return true;
     // Registered with another runtime's reactor: wait there is impossible,
     // so wait the slow way rather than hang.
     return poll_wait(fd, dir, std::min(deadline, rec->scope_deadline), ec);

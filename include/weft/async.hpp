@@ -153,8 +153,8 @@ class Async {
   // the descriptor (a stream read that returned less than it asked for): it
   // waits for readability first, saving the call that would fail with EAGAIN.
   // It does not wait when the reactor has seen the peer hang up (the read
-  // then reports the end or the error) or outside a fiber. Only for
-  // descriptors where a short read means empty: stream sockets, pipes.
+  // then reports the end or the error). Only for descriptors where a short
+  // read means empty: stream sockets, pipes.
   template <class F>
   auto read_drained_with(F&& f, std::error_code& ec, Deadline d = no_deadline) {
     if (!detail::io_wait(io_, fd_of(inner_), 0, d, ec, true)) return decltype(f(inner_))(-1);

@@ -57,6 +57,33 @@ std::size_t StreamSocket::read_some(void* buf, std::size_t n, Expiry e) {
   return r;
 }
 
+bool StreamSocket::readable(std::error_code& ec, Expiry e) noexcept {
+  auto* io = async();
+  if (!io) {
+    ec = closed();
+    return false;
+  }
+  ssize_t r;
+  if (drained_) {
+    // Empty after the last read: wait for the next edge, or for a hang-up
+    // already seen (whose edge that read's wait spent).
+    r = io->read_drained_with([](OwnedFd&) noexcept { return ssize_t{0}; }, ec, e.deadline());
+  } else {
+    // Data or the end may be there already, its edge spent: peek first.
+    char c;
+    r = io->read_with([&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), &c, 1, MSG_PEEK); }, ec,
+                      e.deadline());
+  }
+  // The wait spent the edge: the next read must try recv() first.
+  drained_ = false;
+  return r >= 0;
+}
+
+void StreamSocket::readable(Expiry e) {
+  std::error_code ec;
+  if (!readable(ec, e)) fail(ec, "readable");
+}
+
 std::size_t StreamSocket::read_exact(void* buf, std::size_t n, std::error_code& ec, Expiry e) noexcept {
   auto* p = static_cast<char*>(buf);
   std::size_t done = 0;

@@ -426,6 +426,38 @@ TEST_CASE("after a short read, the end of the stream and later data still wake t
   });
 }
 
+TEST_CASE("readable() waits for data or the end without reading, and times out") {
+  for_each_workers([] {
+    auto p = tcp_pair();
+    char buf[16];
+    // Nothing there: the deadline passes.
+    std::error_code ec;
+    CHECK_FALSE(p.client.readable(ec, 50ms));
+    CHECK(ec == std::errc::timed_out);
+    // Data there before the first read (its edge spent or not): at once.
+    p.server.write_all("hi", 2, kWait);
+    p.client.readable(kWait);
+    p.client.readable(kWait);  // it read nothing
+    CHECK(p.client.read_some(buf, sizeof buf, kWait) == 2);
+    // After that short read: parks until more comes.
+    auto waiter = weft::spawn([&] {
+      p.client.readable(kWait);
+      return p.client.read_some(buf, sizeof buf, kWait);
+    });
+    weft::this_fiber::yield();
+    p.server.write_all("abc", 3, kWait);
+    CHECK(waiter.join() == 3);
+    // And returns for the end of the stream, which read_some() then reports.
+    p.server.shutdown(net::Shutdown::write);
+    p.client.readable(kWait);
+    CHECK(p.client.read_some(buf, sizeof buf, kWait) == 0);
+    // A closed socket fails.
+    p.client.close();
+    CHECK_FALSE(p.client.readable(ec, kWait));
+    CHECK(ec == std::errc::bad_file_descriptor);
+  });
+}
+
 TEST_CASE("release hands the descriptor over, adoption takes it back") {
   for_each_workers([] {
     auto p = tcp_pair();

@@ -28,6 +28,15 @@ class StreamSocket : public Socket {
   std::size_t read_some(void* buf, std::size_t n, Expiry e = {});
   std::size_t read_some(void* buf, std::size_t n, std::error_code& ec, Expiry e = {}) noexcept;
 
+  // readable() waits until a read would not wait: data or the end of the
+  // stream is there. It reads nothing, so a server can wait for a request
+  // without holding a buffer for it (an idle connection then costs its
+  // fiber's stack, not a buffer too). After a read_some() that got less than
+  // it asked for it costs no syscall; otherwise it peeks first. It may
+  // rarely return early, and the next read then waits.
+  void readable(Expiry e = {});
+  bool readable(std::error_code& ec, Expiry e = {}) noexcept;
+
   // read_exact() reads exactly n bytes, or fails with Errc::unexpected_eof if
   // the stream ends first. The no-throw form returns the bytes it did read.
   void read_exact(void* buf, std::size_t n, Expiry e = {});
