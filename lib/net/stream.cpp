@@ -119,6 +119,10 @@ std::size_t StreamSocket::read_vectored(std::span<const iovec> bufs, std::error_
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(bufs.data());
   msg.msg_iovlen = bufs.size() > IOV_MAX ? IOV_MAX : bufs.size();
+  // Always tries first; and whatever it read, the socket may not be empty
+  // now (its wait may have spent the edge of data it left), so the next
+  // read_some() must try first too.
+  drained_ = false;
   return as_size(
       io->read_with([&](OwnedFd& s) noexcept { return ::recvmsg(s.native_handle(), &msg, 0); }, ec, e.deadline()));
 }

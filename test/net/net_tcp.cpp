@@ -426,6 +426,27 @@ TEST_CASE("after a short read, the end of the stream and later data still wake t
   });
 }
 
+TEST_CASE("a vectored read after a short read leaves the next read_some() trying first") {
+  for_each_workers([] {
+    auto p = tcp_pair();
+    char buf[64];
+    p.server.write_all("ab", 2, kWait);
+    CHECK(p.client.read_some(buf, sizeof buf, kWait) == 2);  // short: the socket is empty
+    // The vectored read parks, is woken by 6 bytes, and takes only 2.
+    auto reader = weft::spawn([&] {
+      char two[2];
+      iovec v{two, sizeof two};
+      return p.client.read_vectored(std::span<const iovec>(&v, 1), kWait);
+    });
+    weft::this_fiber::yield();
+    p.server.write_all("cdefgh", 6, kWait);
+    CHECK(reader.join() == 2);
+    // 4 bytes wait in the socket, their edge spent: read_some() must find
+    // them (a lost wake-up throws timed_out after 3 s).
+    CHECK(p.client.read_some(buf, sizeof buf, 3s) == 4);
+  });
+}
+
 TEST_CASE("readable() waits for data or the end without reading, and times out") {
   for_each_workers([] {
     auto p = tcp_pair();

@@ -84,7 +84,8 @@ class StreamSocket : public Socket {
   // drained_: the last read_some() got less than it asked for, so the socket
   // is empty and the next one waits before calling recv() (one syscall less
   // per message in request-response traffic). Reads of one stream do not
-  // run concurrently, so a plain flag does.
+  // run concurrently, so a plain flag does. A program that reads the
+  // descriptor itself (native_handle()) must not then call read_some().
   bool drained_ = false;
 };
 
