@@ -201,11 +201,18 @@ int wait(const Call& c, int dir, int timeout_errno) noexcept {
     const weft_hook_api* a = api();
     FdRec* r = get(c.fd);
     if (!r) return EBADF;
-    r->acquire();
-    e = a->prepare(c.fiber, c.fd, &r->reg);
-    weft_hook_reg reg = r->reg;
-    r->release();
-    if (e == 0) e = a->wait(c.fiber, &reg, dir, c.deadline);
+    for (int attempt = 0;; ++attempt) {
+      r->acquire();
+      e = a->prepare(c.fiber, c.fd, &r->reg);
+      weft_hook_reg reg = r->reg;
+      r->release();
+      if (e == 0) e = a->wait(c.fiber, &reg, dir, c.deadline);
+      // EBADF: the registration went before we could wait on it. Either fd
+      // was closed (report it), or a close of the descriptor that had this
+      // number before dropped it late (see close()): fd is open, so register
+      // again. A few times at most: each needs another such close.
+      if (e != EBADF || attempt == 3 || real::fns().fcntl(c.fd, F_GETFD) == -1) break;
+    }
     if (e == EBUSY) {
       // Another fiber waits in this direction (the reactor keeps one waiter
       // per direction): wait through an epoll set of our own instead.

@@ -119,11 +119,15 @@ __attribute__((visibility("default"))) int connect(int fd, const sockaddr* addr,
     return -1;
   }
   // In progress: a blocking connect waits for the outcome (SO_SNDTIMEO
-  // bounds it, and its expiry leaves it in progress, as on Linux).
-  if ((e = wait(c, 1, EINPROGRESS))) {
-    set_errno(e);
-    return -1;
-  }
+  // bounds it, and its expiry leaves it in progress, as on Linux). A wake-up
+  // may come for nothing (a registration that a close of the descriptor that
+  // had this number before dropped late): done only once writable or failed.
+  do {
+    if ((e = wait(c, 1, EINPROGRESS))) {
+      set_errno(e);
+      return -1;
+    }
+  } while (!ready_now(fd, 1));
   int err = 0;
   socklen_t elen = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
