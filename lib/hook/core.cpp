@@ -54,6 +54,11 @@ std::uint32_t work_out(int fd) noexcept {
   return kOther;
 }
 
+// forget_reg() drops a registration taken out of a record, if there was one.
+void forget_reg(const weft_hook_reg& reg) noexcept {
+  if (reg.core)
+    if (const weft_hook_api* a = api()) a->forget(&reg);
+}
 }  // namespace
 
 const weft_hook_api* api() noexcept { return g_api.load(std::memory_order_acquire); }
@@ -104,9 +109,7 @@ std::uint32_t classify(int fd) noexcept {
 }
 
 void fresh_fd(int fd, std::uint32_t state, std::int64_t rcv_ns, std::int64_t snd_ns) noexcept {
-  weft_hook_reg old = reset(fd);
-  if (old.core)
-    if (const weft_hook_api* a = api()) a->forget(&old);
+  forget_reg(reset(fd));
   if (state) set_known(fd, state, rcv_ns, snd_ns);
 }
 
@@ -117,13 +120,7 @@ void forget_fd(int fd) noexcept {
   // and a fiber that registered it anew in between would meet the old epoll
   // entry (EEXIST). forget() calls nothing the hook interposes.
   r->acquire();
-  weft_hook_reg old = r->reg;
-  r->reg = weft_hook_reg{};
-  r->state.store(0, std::memory_order_release);
-  r->rcv_ns.store(0, std::memory_order_relaxed);
-  r->snd_ns.store(0, std::memory_order_relaxed);
-  if (old.core)
-    if (const weft_hook_api* a = api()) a->forget(&old);
+  forget_reg(r->clear());
   r->release();
 }
 
@@ -133,11 +130,9 @@ void drop_registration(int fd) noexcept {
   FdRec* r = find(fd);
   if (!r) return;
   r->acquire();
-  weft_hook_reg old = r->reg;
-  r->reg = weft_hook_reg{};
+  const weft_hook_reg old = r->take_reg();
   r->release();
-  if (old.core)
-    if (const weft_hook_api* a = api()) a->forget(&old);
+  forget_reg(old);
 }
 
 Call begin(int fd, int dir) noexcept {

@@ -43,11 +43,7 @@ weft_hook_reg reset(int fd) noexcept {
   FdRec* r = find(fd);
   if (!r) return weft_hook_reg{};
   r->acquire();
-  weft_hook_reg reg = r->reg;
-  r->reg = weft_hook_reg{};
-  r->state.store(0, std::memory_order_release);
-  r->rcv_ns.store(0, std::memory_order_relaxed);
-  r->snd_ns.store(0, std::memory_order_relaxed);
+  weft_hook_reg reg = r->clear();
   r->release();
   return reg;
 }

@@ -34,6 +34,21 @@ struct FdRec {
     while (lock.test_and_set(std::memory_order_acquire)) __builtin_ia32_pause();
   }
   void release() noexcept { lock.clear(std::memory_order_release); }
+
+  // take_reg() empties reg and returns what it held. Lock held.
+  weft_hook_reg take_reg() noexcept {
+    weft_hook_reg r = reg;
+    reg = weft_hook_reg{};
+    return r;
+  }
+  // clear() forgets all that is known of the descriptor, and returns its
+  // registration for the caller to drop. Lock held.
+  weft_hook_reg clear() noexcept {
+    state.store(0, std::memory_order_release);
+    rcv_ns.store(0, std::memory_order_relaxed);
+    snd_ns.store(0, std::memory_order_relaxed);
+    return take_reg();
+  }
 };
 
 // find() returns fd's record if its chunk exists, else null; get() creates

@@ -10,7 +10,7 @@
 // its way (kWoken), unlock() wakes nobody else. The Mutex becomes owed to
 // that waiter (kStarving: newcomers queue instead of barging) when it lost
 // the race (it goes back to the head of the queue, and the next unlock()
-// hands the Mutex to it), or when others kept taking the Mutex for kFuse
+// hands the Mutex to it), or when others kept taking the Mutex for kFuseNs
 // after it was woken, before it even ran (its worker busy with a fiber that
 // relocks in a loop, or off its core): unlock() then leaves the Mutex free
 // for it alone. So a woken waiter loses at most one race.
@@ -117,39 +117,35 @@ void Mutex::unlock_slow() noexcept {
   }
   // While we hold kLocked, only code holding lk_ changes the state word
   // (lockers' CASes need the Mutex free), so plain stores are safe here.
-  if (s & kStarving) {
-    while (SyncNode* w = detail::pop_front(waiters_)) {
-      if (w->claim()) {
-        // Still locked, now on w's behalf; the debt is paid.
-        w->handed = true;
-        state_.store(waiters_.head ? kLocked | kQueued : kLocked, std::memory_order_relaxed);
-        w->resume();
-        unlock_word(lk_);
-        return;
-      }
-      // w gave up (deadline, cancellation) and is leaving: try the next one.
-    }
-    state_.store(0, std::memory_order_release);
-  } else if (s & kWoken) {
-    // The woken waiter is still on its way: it competes, or, once enough
-    // others went first, finds the Mutex kept free for it.
+  const bool owed = s & kStarving;
+  if (!owed && (s & kWoken)) {
+    // The woken waiter is still on its way: it competes, or, once others
+    // went first for kFuseNs, finds the Mutex kept free for it.
     std::uint32_t ns = s & ~kLocked;
     const std::uint32_t b = barges_.load(std::memory_order_relaxed);
     if (b % kFuseCheck == 0 && now_ns() - woken_at_ >= kFuseNs) ns |= kStarving;
     state_.store(ns, std::memory_order_release);
-  } else {
-    while (SyncNode* w = detail::pop_front(waiters_)) {
-      if (w->claim()) {
-        barges_.store(0, std::memory_order_relaxed);
-        woken_at_ = now_ns();
-        state_.store(waiters_.head ? kQueued | kWoken : kWoken, std::memory_order_release);
-        w->resume();
-        unlock_word(lk_);
-        return;
-      }
-    }
-    state_.store(0, std::memory_order_release);
+    unlock_word(lk_);
+    return;
   }
+  while (SyncNode* w = detail::pop_front(waiters_)) {
+    if (!w->claim()) continue;  // w gave up (deadline, cancellation) and is leaving
+    const std::uint32_t queued = waiters_.head ? kQueued : 0;
+    if (owed) {
+      // Still locked, now on w's behalf; the debt is paid.
+      w->handed = true;
+      state_.store(kLocked | queued, std::memory_order_relaxed);
+    } else {
+      // Free, and w is woken to compete for it.
+      barges_.store(0, std::memory_order_relaxed);
+      woken_at_ = now_ns();
+      state_.store(kWoken | queued, std::memory_order_release);
+    }
+    w->resume();
+    unlock_word(lk_);
+    return;
+  }
+  state_.store(0, std::memory_order_release);
   unlock_word(lk_);
 }
 
