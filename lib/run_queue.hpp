@@ -92,6 +92,13 @@ class RunQueue {
     return ret;
   }
 
+  // first_hint()/end_hint() are the index of the oldest queued item and the
+  // index one past the newest, possibly stale; indices only grow (and wrap),
+  // so another thread can tell whether items it saw queued have left since.
+  // Any thread.
+  std::uint32_t first_hint() const noexcept { return real_of(head_.load(std::memory_order_acquire)); }
+  std::uint32_t end_hint() const noexcept { return tail_.load(std::memory_order_acquire); }
+
   // size_hint() is the number of queued items, possibly stale. Any thread.
   std::uint32_t size_hint() const noexcept {
     std::uint64_t h = head_.load(std::memory_order_acquire);

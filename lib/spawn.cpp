@@ -111,10 +111,9 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     self->attach(ctx);
     w->note_spawn();
     // Run the child now. We wait in the LIFO slot and resume when it parks or
-    // ends; but if a worker is idle, we go to the stealable queue and wake it,
-    // so that a child that runs long does not hold us (and our later spawns)
-    // back while a core has nothing to do.
-    if (rt->may_steal() && rt->has_idle()) w->mark_yielding(self);
+    // ends; if the child runs long, an idle worker takes us from the slot
+    // (Worker::steal_lifo, once we have waited there for kStealAge), so that
+    // our later spawns are not held back while a core has nothing to do.
     w->set_running(ctx);
     ctx->resume(self);
   } else {

@@ -5,6 +5,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <weft/scope.hpp>
 
 #include "fiber_record.hpp"
+#include "spin_lock.hpp"
 #include "wait.hpp"
 #include "worker.hpp"
 
@@ -37,8 +39,28 @@ bool Waiter::claim() noexcept {
 void Waiter::resume() noexcept {
   if (ctx_) {
     ::weft::detail::wake(static_cast<Ctx*>(ctx_), epoch_);
+    // Our last touch: the fiber may return (and this Waiter vanish) now.
+    state_.store(kResumed, std::memory_order_release);
   } else {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    auto* word = reinterpret_cast<std::uint32_t*>(&state_);
+    state_.store(kResumed, std::memory_order_release);
+    // The thread may see kResumed and be gone before this call: a wake of a
+    // word nobody waits on is a no-op, and a later waiter on the same stack
+    // address takes it as spurious (every futex wait here loops).
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+}
+
+// await_resumed() is for a claimed waiter that is running: its waker may
+// still be inside resume(), touching this Waiter. That takes nanoseconds,
+// unless the waker's thread lost its CPU in between.
+void Waiter::await_resumed() const noexcept {
+  for (unsigned i = 0; state_.load(std::memory_order_acquire) != kResumed; ++i) {
+    if (i < 256) {
+      spin_pause();
+    } else {
+      sched_yield();
+    }
   }
 }
 
@@ -48,14 +70,18 @@ WaitStatus Waiter::wait(Deadline d) noexcept {
     for (;;) {
       WaitResult r = wait_until(rec, epoch_, d);
       if (claimed()) {
-        // wake() claims before it resumes: if our own timer or a cancel won the
-        // epoch race, the claimer's resume() failed, and we are awake anyway.
+        // Claimed, so the event happened, even if our own timer or a cancel
+        // won the race to wake us (the claimer's wake then does nothing).
+        await_resumed();
         return WaitStatus::woken;
       }
       std::uint32_t expected = kWaiting;
       if (r != WaitResult::woken && state_.compare_exchange_strong(expected, kGaveUp, std::memory_order_acq_rel))
         return r == WaitResult::cancelled ? WaitStatus::cancelled : WaitStatus::timed_out;
-      if (claimed()) return WaitStatus::woken;
+      if (claimed()) {
+        await_resumed();
+        return WaitStatus::woken;
+      }
       // Woken with nothing claimed (a stale wake cannot happen, but be safe):
       // wait again with a fresh epoch.
       epoch_ = new_epoch(rec->ctx);
@@ -63,23 +89,25 @@ WaitStatus Waiter::wait(Deadline d) noexcept {
   }
   d = std::min(d, current_deadline());
   for (;;) {
-    if (state_.load(std::memory_order_acquire) == kClaimed) return WaitStatus::woken;
+    const std::uint32_t s = state_.load(std::memory_order_acquire);
+    if (s == kResumed) return WaitStatus::woken;
     timespec ts;
     timespec* tsp = nullptr;
-    if (d != no_deadline) {
+    // Once claimed, no deadline applies: resume() is on its way.
+    if (s == kWaiting && d != no_deadline) {
+      if (Clock::now() >= d) {
+        std::uint32_t expected = kWaiting;
+        if (state_.compare_exchange_strong(expected, kGaveUp, std::memory_order_acq_rel)) return WaitStatus::timed_out;
+        continue;  // claimed meanwhile
+      }
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
       ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
       ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
       tsp = &ts;
-      if (Clock::now() >= d) {
-        std::uint32_t expected = kWaiting;
-        if (state_.compare_exchange_strong(expected, kGaveUp, std::memory_order_acq_rel)) return WaitStatus::timed_out;
-        return WaitStatus::woken;
-      }
     }
     // Absolute CLOCK_MONOTONIC deadline (steady_clock), like the worker parker.
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, kWaiting,
-            tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, s, tsp,
+            nullptr, FUTEX_BITSET_MATCH_ANY);
   }
 }
 

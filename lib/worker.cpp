@@ -188,6 +188,32 @@ Ctx* Worker::take_injected() noexcept {
   return rt->take_injected();
 }
 
+namespace {
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool Worker::ripe(unsigned k, const Worker* v, std::int64_t now_ns) noexcept {
+  if (k >= kSighted) return true;
+  const std::uint32_t first = v->queue_.first_hint();
+  const std::uint32_t end = v->queue_.end_hint();
+  Sighting& s = sightings_[k];
+  if (first == end) {
+    s.since = -1;
+    return false;
+  }
+  if (s.since < 0 || static_cast<std::int32_t>(first - s.end) >= 0) {
+    // A first look, or all that was queued then has run since: the owner
+    // keeps up. Time what is queued now.
+    s.end = end;
+    s.since = now_ns;
+    return false;
+  }
+  return now_ns - s.since >= kStealAgeNs;
+}
+
 Ctx* Worker::steal() noexcept {
   const unsigned n = rt->started_workers();
   if (n < 2) return nullptr;
@@ -195,10 +221,16 @@ Ctx* Worker::steal() noexcept {
   rng_ ^= rng_ >> 17;
   rng_ ^= rng_ << 5;
   unsigned start = rng_ % n;
+  std::int64_t now = -1;
   for (unsigned i = 0; i < n; ++i) {
-    Worker* victim = rt->workers[(start + i) % n].get();
-    if (victim == this) continue;
+    const unsigned k = (start + i) % n;
+    Worker* victim = rt->workers[k].get();
+    if (victim == this || victim->queue_.size_hint() == 0) continue;
+    if (now < 0) now = steady_ns();
+    if (!ripe(k, victim, now)) continue;
     if (Ctx* ctx = victim->queue_.steal_into(queue_)) {
+      // The sighting stays: while what it saw is still queued there, the
+      // victim is behind, and the next steal need not wait.
       steals.fetch_add(1, std::memory_order_relaxed);
       return ctx;
     }
@@ -280,11 +312,18 @@ bool Worker::has_ready_fibers() const noexcept {
   return has_lifo() || !pinned_.empty() || queue_.size_hint() != 0 || handoff_.load(std::memory_order_relaxed);
 }
 
-bool Worker::work_visible() const noexcept {
+bool Worker::work_visible() noexcept {
+  saw_young_ = false;
   if (remote_pending_.load(std::memory_order_acquire) || rt->has_injected()) return true;
   const unsigned n = rt->started_workers();
-  for (unsigned i = 0; i < n; ++i)
-    if (rt->workers[i].get() != this && rt->workers[i]->queued() != 0) return true;
+  std::int64_t now = -1;
+  for (unsigned i = 0; i < n; ++i) {
+    Worker* v = rt->workers[i].get();
+    if (v == this || v->queued() == 0) continue;
+    if (now < 0) now = steady_ns();
+    if (ripe(i, v, now)) return true;
+    saw_young_ = true;
+  }
   return false;
 }
 
@@ -312,12 +351,6 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   // 25-35 us it costs to wake a parked thread on a virtual machine.
   if (!woken_searching.exchange(true, std::memory_order_acq_rel)) rt->begin_search();
   const auto spin_end = clock::now() + rt->cfg.idle_spin();
-  // What each worker had picked when we went idle: one that has picked
-  // nothing since is stuck in a fiber, and its LIFO fiber is ours to take.
-  std::uint64_t seen[64];
-  // All of them, started or not: a spare may start while we spin.
-  const unsigned nseen = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), 64);
-  for (unsigned k = 0; k < nseen; ++k) seen[k] = rt->workers[k]->switches();
   for (unsigned i = 0;; ++i) {
     if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
     if (work_visible()) return;  // stays searching until it finds the work
@@ -327,11 +360,11 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
       if (now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
       if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0)) > 0) return;
-      if ((i & 4095) == 4095 && steal_lifo(seen)) return;
+      if (steal_lifo(now)) return;
     }
     spin_pause();
   }
-  if (steal_lifo(seen)) return;
+  if (steal_lifo(clock::now())) return;
   // Park. Register as a sleeper before leaving the searchers, then look once
   // more: a fiber pushed after that look sees a sleeper and no searcher, and
   // wakes someone.
@@ -339,6 +372,9 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   if (woken_searching.exchange(false, std::memory_order_acq_rel)) rt->end_search();
   if (!work_visible()) {
     parks.fetch_add(1, std::memory_order_relaxed);
+    // Fibers queued elsewhere that were too fresh to take: look again once
+    // they would be ripe, in case their worker got stuck meanwhile.
+    if (saw_young_) tp = std::min(tp, clock::now() + std::chrono::nanoseconds(kStealAgeNs));
     // With descriptors registered, block in the reactor if nobody else does:
     // a socket that turns ready then wakes its fiber on this very thread.
     bool polled = false;
@@ -360,14 +396,30 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   rt->remove_sleeper(this);
 }
 
-bool Worker::steal_lifo(const std::uint64_t* seen) noexcept {
-  const unsigned n = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), 64);
+bool Worker::steal_lifo(std::chrono::steady_clock::time_point now) noexcept {
+  const std::int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  // All of them, started or not: a spare may start while we spin.
+  const unsigned n = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), kSighted);
   for (unsigned k = 0; k < n; ++k) {
     Worker* v = rt->workers[k].get();
-    if (v == this || v->switches() != seen[k] || !v->has_lifo()) continue;
+    if (v == this) continue;
+    Sighting& s = sightings_[k];
+    const std::uint64_t sw = v->switches();
+    if (!v->has_lifo()) {
+      s.lifo_since = -1;
+      continue;
+    }
+    if (s.lifo_since < 0 || sw != s.switches) {
+      // It picks fibers: its LIFO fiber runs soon.
+      s.switches = sw;
+      s.lifo_since = t;
+      continue;
+    }
     // Go steals a busy processor's next goroutine only on its last pass, for
     // the same reason: the owner usually runs it within microseconds.
+    if (t - s.lifo_since < kStealAgeNs) continue;
     if (Ctx* ctx = v->lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+      s.lifo_since = -1;
       steals.fetch_add(1, std::memory_order_relaxed);
       push_stealable(ctx);
       return true;

@@ -16,7 +16,9 @@
 //   5. the runtime's injection queue (fibers spawned from outside threads,
 //      the overflow of full queues; a batch every kDispatchInterval picks);
 //   6. the dispatcher, if it is waiting;
-//   7. (only in the dispatcher) half of another worker's queue.
+//   7. (only in the dispatcher) half of another worker's queue, once a fiber
+//      has waited in it for kStealAge: a worker that keeps up with its queue
+//      keeps its fibers (see ripe()).
 // When nothing is found the dispatcher calls suspend_until(): spin for up to
 // Config::idle_spin looking for work, then park the thread until unparked or
 // until the next sleeper's deadline.
@@ -142,8 +144,9 @@ class Worker {
   Ctx* take_injected() noexcept;
   Ctx* steal() noexcept;
   Ctx* attach(Ctx* ctx) noexcept;
-  bool work_visible() const noexcept;
-  bool steal_lifo(const std::uint64_t* seen) noexcept;
+  bool work_visible() noexcept;
+  bool ripe(unsigned k, const Worker* v, std::int64_t now_ns) noexcept;
+  bool steal_lifo(std::chrono::steady_clock::time_point now) noexcept;
   void suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept;
   void maintain() noexcept;
   void found_work() noexcept;
@@ -168,6 +171,29 @@ class Worker {
   boost::fibers::scheduler::ready_queue_type pinned_;
   std::uint32_t lifo_streak_ = 0;
   std::uint32_t rng_;
+
+  // Stealing waits until a fiber has sat in another worker's queue for
+  // kStealAge. Fibers that talk to each other (a channel's producers and
+  // consumer, a mutex's holders) wake each other into the waker's worker and
+  // run there back to back; a thief that took them at once would split them
+  // over two cores, where every hand-over crosses caches and the lock that
+  // guards it bounces between them, at several times the cost. A queue its
+  // owner keeps draining is left alone; one whose fibers wait (the owner is
+  // busy with a long fiber, or has more work than it can run) is shared.
+  // Go's idle processors sleep until woken, which delays their stealing by a
+  // thread wake-up (tens of microseconds here) to the same effect.
+  static constexpr std::int64_t kStealAgeNs = 25'000;
+  // The same age applies to a fiber in the LIFO slot of a worker that has
+  // not switched fibers since we saw it there (steal_lifo()).
+  struct Sighting {
+    std::uint32_t end = 0;         // the victim's end_hint() when we looked
+    std::int64_t since = -1;       // when (steady clock ns); -1: its queue looked empty
+    std::uint64_t switches = 0;    // the victim's switches() when we saw its LIFO slot full
+    std::int64_t lifo_since = -1;  // when; -1: the slot looked empty
+  };
+  static constexpr unsigned kSighted = 64;  // workers watched; more are stolen from at once
+  Sighting sightings_[kSighted];
+  bool saw_young_ = false;  // work_visible() left non-empty queues alone
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()
   std::atomic<bool> stuck_{false};

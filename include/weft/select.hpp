@@ -31,9 +31,9 @@ class RecvCase final : public SelectCase {
   RecvCase(RecvCase&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
       : SelectCase(o), core_(o.core_), f_(std::move(o.f_)) {}
 
-  Ready poll_locked() override {
+  Ready poll_locked(Wakeup& wake) override {
     node.value = &value_;
-    return core_->try_recv_locked(value_);
+    return core_->try_recv_locked(value_, wake);
   }
   bool may_complete() const noexcept override { return core_->may_recv(); }
   bool spins() const noexcept override { return core_->spins(); }
@@ -65,9 +65,9 @@ class SendCase final : public SelectCase {
   SendCase(SendCase&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
       : SelectCase(o), core_(o.core_), value_(std::move(o.value_)), f_(std::move(o.f_)) {}
 
-  Ready poll_locked() override {
+  Ready poll_locked(Wakeup& wake) override {
     node.value = &value_;
-    return core_->try_send_locked(value_);
+    return core_->try_send_locked(value_, wake);
   }
   bool may_complete() const noexcept override { return core_->may_send(); }
   bool spins() const noexcept override { return core_->spins(); }

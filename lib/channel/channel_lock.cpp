@@ -7,17 +7,14 @@
 
 #include <weft/detail/channel_lock.hpp>
 
+#include "../fiber_record.hpp"
+#include "../runtime_core.hpp"
+#include "../spin_lock.hpp"
+#include "../worker.hpp"
+
 namespace weft::detail {
 
 namespace {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Spins before the first sched_yield(): enough to cover a critical section
 // that wakes a waiter on another worker (a remote-queue push, rarely a futex
@@ -39,7 +36,7 @@ void ChannelLock::lock_slow() noexcept {
   for (;;) {
     while (word_.load(std::memory_order_relaxed) != 0) {
       if (++spins < kSpins) {
-        cpu_relax();
+        spin_pause();
       } else {
         sched_yield();
       }
@@ -52,7 +49,7 @@ Spinner::Spinner(std::chrono::steady_clock::time_point d) noexcept
     : end_(std::min(d, std::chrono::steady_clock::now() + kSpinBudget)) {}
 
 bool Spinner::next() noexcept {
-  for (unsigned i = 0; i < kPausesPerStep; ++i) cpu_relax();
+  for (unsigned i = 0; i < kPausesPerStep; ++i) spin_pause();
   // The clock costs ~20 ns: look at it every fourth step.
   return (++steps_ & 3) != 0 || std::chrono::steady_clock::now() < end_;
 }
@@ -60,6 +57,12 @@ bool Spinner::next() noexcept {
 std::uintptr_t thread_site() noexcept {
   static thread_local char site __attribute__((tls_model("initial-exec")));
   return reinterpret_cast<std::uintptr_t>(&site);
+}
+
+bool stays_put() noexcept {
+  if (!current_worker()) return true;
+  const FiberRecord* rec = current_record();
+  return !rec || rec->home || !rec->rt->may_steal();
 }
 
 }  // namespace weft::detail

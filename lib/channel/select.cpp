@@ -67,13 +67,14 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
   // When the pass may end in a park, a buffered channel that looks empty (or
   // full) is not even locked: the locked pass before parking looks again.
   const std::uintptr_t me = thread_site();
+  Wakeup wake;  // outlives every lock below
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = at(k);
     SelectCase* c = cases[i];
     if (block && c->spins() && !c->may_complete()) continue;
     ChannelGuard g(c->ch->lock);
     Sites::note(c->sends ? c->ch->sites.sender : c->ch->sites.receiver, me);
-    if (Ready r = c->poll_locked(); r != Ready::not_ready) return {static_cast<int>(i), r};
+    if (Ready r = c->poll_locked(wake); r != Ready::not_ready) return {static_cast<int>(i), r};
   }
   if (!block) return {};
 
@@ -82,14 +83,14 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
     return c->spins() &&
            Sites::elsewhere(c->sends ? c->ch->sites.receiver : c->ch->sites.sender, me);
   };
-  if (std::any_of(cases, cases + n, spins)) {
+  if (std::any_of(cases, cases + n, spins) && stays_put()) {
     Spinner spin(d);
     while (spin.next()) {
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t i = at(k);
         if (!cases[i]->may_complete()) continue;
         ChannelGuard g(cases[i]->ch->lock);
-        if (Ready r = cases[i]->poll_locked(); r != Ready::not_ready)
+        if (Ready r = cases[i]->poll_locked(wake); r != Ready::not_ready)
           return {static_cast<int>(i), r};
       }
     }
@@ -106,7 +107,7 @@ SelectResult select_run(SelectCase* const* cases, std::size_t n, ChannelBase** l
     AllLocked all(locks, m);
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t i = at(k);
-      if (Ready r = cases[i]->poll_locked(); r != Ready::not_ready) return {static_cast<int>(i), r};
+      if (Ready r = cases[i]->poll_locked(wake); r != Ready::not_ready) return {static_cast<int>(i), r};
     }
     for (std::size_t i = 0; i < n; ++i) {
       WaitNode& node = cases[i]->node;

@@ -146,3 +146,57 @@ TEST_CASE("deadlines and select on a plain thread") {
     if (round % 2) CHECK(got == round);
   }
 }
+
+TEST_CASE("plain threads with short deadlines: timeouts race hand-overs, nothing lost or twice") {
+  // A thread's wait may end on its deadline just as a waker claims it; the
+  // claim wins (the value counts), and the waiter returns only once the
+  // waker is done with it.
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+    CAPTURE(cap);
+    Watchdog dog(120s, "thread deadline race cap=" + std::to_string(cap));
+    constexpr std::size_t kThreads = 3, kPer = 3'000, kN = kThreads * kPer;
+    Ledger ledger(kN);
+    weft::Channel<Token> ch(cap);
+    std::atomic<std::size_t> send_timeouts{0}, recv_timeouts{0}, bad{0};
+    std::vector<std::thread> consumers, producers;
+    for (std::size_t c = 0; c < kThreads; ++c) {
+      consumers.emplace_back([&, c] {
+        unsigned r = static_cast<unsigned>(c + 1);
+        for (;;) {
+          r = r * 1103515245u + 12345u;
+          std::error_code ec;
+          auto t = ch.recv(ec, weft::deadline_in(std::chrono::microseconds(r % 200)));
+          if (t) {
+            ledger.received(*t->id);
+          } else if (ec == std::errc::timed_out) {
+            recv_timeouts++;
+          } else {
+            if (ec != weft::ChannelErrc::closed) bad++;
+            return;
+          }
+        }
+      });
+    }
+    for (std::size_t p = 0; p < kThreads; ++p) {
+      producers.emplace_back([&, p] {
+        unsigned r = static_cast<unsigned>(p + 1000);
+        for (std::size_t k = 0; k < kPer; ++k) {
+          r = r * 1103515245u + 12345u;
+          Token t(p * kPer + k);
+          std::error_code ec;
+          if (ch.send(std::move(t), ec, weft::deadline_in(std::chrono::microseconds(r % 200)))) continue;
+          if (ec != std::errc::timed_out || !t.id) bad++;
+          send_timeouts++;
+          ledger.returned(*t.id);  // the sender that gave up still has it
+        }
+      });
+    }
+    for (auto& t : producers) t.join();
+    ch.close();
+    for (auto& t : consumers) t.join();
+    CHECK(bad.load() == 0);
+    CHECK(ch.size() == 0);
+    ledger.check();
+    CHECK(send_timeouts.load() + recv_timeouts.load() > 0);  // the race was exercised
+  }
+}

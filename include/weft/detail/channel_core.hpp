@@ -11,9 +11,11 @@
 // A waker claims a parked Waiter before it moves a value, so a value is never
 // handed to a receiver that has just timed out or been cancelled, and a sender
 // that gives up keeps its value (it was never moved from). Before parking, a
-// sender or receiver of a buffered channel whose other side last ran on
-// another thread waits a couple of microseconds for it (Spinner): cheaper
-// than a park and a cross-thread wake when both sides stream.
+// sender or receiver of a buffered channel that cannot move to another
+// worker, and whose other side last ran on another thread, waits a couple of
+// microseconds for it (Spinner): cheaper than a park and a cross-thread wake
+// when both sides stream. One that can move parks at once, and its waker
+// takes it along to its own worker: the two then run back to back there.
 #pragma once
 
 #include <cstddef>
@@ -48,15 +50,16 @@ class ChannelCore : public ChannelBase {
 
   std::size_t capacity() const noexcept { return capacity_; }
 
-  // try_send_locked() delivers v at once if it can: to a parked receiver, or
-  // into the buffer. v is moved from only when it returns done. Under lock;
-  // throws std::bad_alloc only when an unbounded buffer cannot grow.
-  Ready try_send_locked(T& v) {
+  // try_send_locked() delivers v at once if it can: to a parked receiver
+  // (whom wake resumes), or into the buffer. v is moved from only when it
+  // returns done. Under lock; throws std::bad_alloc only when an unbounded
+  // buffer cannot grow.
+  Ready try_send_locked(T& v, Wakeup& wake) {
     if (is_closed_locked()) return Ready::closed;
     if (!receivers.empty()) {
       if (WaitNode* r = receivers.claim_first()) {
         static_cast<std::optional<T>*>(r->value)->emplace(std::move(v));
-        WaitQueue::finish(r, Ready::done);
+        WaitQueue::finish(r, Ready::done, wake);
         return Ready::done;
       }
     }
@@ -69,15 +72,16 @@ class ChannelCore : public ChannelBase {
   }
 
   // try_recv_locked() takes a value into out at once if there is one: from
-  // the buffer (refilling it from a parked sender) or from a parked sender.
-  // closed once the channel is closed and drained. Under lock.
-  Ready try_recv_locked(std::optional<T>& out) noexcept {
+  // the buffer (refilling it from a parked sender) or from a parked sender,
+  // whom wake resumes. closed once the channel is closed and drained. Under
+  // lock.
+  Ready try_recv_locked(std::optional<T>& out, Wakeup& wake) noexcept {
     if (!ring_.empty()) {
       ring_.pop_into(out);
       if (!senders.empty()) {
         if (WaitNode* s = senders.claim_first()) {
           ring_.push(std::move(*static_cast<T*>(s->value)));
-          WaitQueue::finish(s, Ready::done);
+          WaitQueue::finish(s, Ready::done, wake);
         }
       }
       return Ready::done;
@@ -85,7 +89,7 @@ class ChannelCore : public ChannelBase {
     if (!senders.empty()) {
       if (WaitNode* s = senders.claim_first()) {
         out.emplace(std::move(*static_cast<T*>(s->value)));
-        WaitQueue::finish(s, Ready::done);
+        WaitQueue::finish(s, Ready::done, wake);
         return Ready::done;
       }
     }
@@ -94,12 +98,14 @@ class ChannelCore : public ChannelBase {
 
   // try_send()/try_recv() never wait: not_ready means full / empty.
   Ready try_send(T& v) {
+    Wakeup wake;
     ChannelGuard g(lock);
-    return try_send_locked(v);
+    return try_send_locked(v, wake);
   }
   Ready try_recv(std::optional<T>& out) noexcept {
+    Wakeup wake;
     ChannelGuard g(lock);
-    return try_recv_locked(out);
+    return try_recv_locked(out, wake);
   }
 
   // send() delivers v, parking until a receiver or a free slot turns up, the
@@ -107,21 +113,22 @@ class ChannelCore : public ChannelBase {
   // is cancelled. v is moved from only when it returns done.
   Status send(T& v, Deadline d) {
     const std::uintptr_t me = thread_site();
+    Wakeup wake;  // outlives every guard below
     {
       ChannelGuard g(lock);
       Sites::note(sites.sender, me);
-      if (Ready r = try_send_locked(v); r != Ready::not_ready) return status_of(r);
+      if (Ready r = try_send_locked(v, wake); r != Ready::not_ready) return status_of(r);
     }
-    if (spins() && Sites::elsewhere(sites.receiver, me)) {
+    if (spins() && Sites::elsewhere(sites.receiver, me) && stays_put()) {
       Spinner spin(d);
       while (spin.next()) {
         if (!may_send()) continue;
         ChannelGuard g(lock);
-        if (Ready r = try_send_locked(v); r != Ready::not_ready) return status_of(r);
+        if (Ready r = try_send_locked(v, wake); r != Ready::not_ready) return status_of(r);
       }
     }
     ChannelGuard g(lock);
-    if (Ready r = try_send_locked(v); r != Ready::not_ready) return status_of(r);
+    if (Ready r = try_send_locked(v, wake); r != Ready::not_ready) return status_of(r);
     Waiter w;
     WaitNode n;
     n.waiter = &w;
@@ -135,21 +142,22 @@ class ChannelCore : public ChannelBase {
   // once the channel is closed and drained.
   Status recv(std::optional<T>& out, Deadline d) noexcept {
     const std::uintptr_t me = thread_site();
+    Wakeup wake;  // outlives every guard below
     {
       ChannelGuard g(lock);
       Sites::note(sites.receiver, me);
-      if (Ready r = try_recv_locked(out); r != Ready::not_ready) return status_of(r);
+      if (Ready r = try_recv_locked(out, wake); r != Ready::not_ready) return status_of(r);
     }
-    if (spins() && Sites::elsewhere(sites.sender, me)) {
+    if (spins() && Sites::elsewhere(sites.sender, me) && stays_put()) {
       Spinner spin(d);
       while (spin.next()) {
         if (!may_recv()) continue;
         ChannelGuard g(lock);
-        if (Ready r = try_recv_locked(out); r != Ready::not_ready) return status_of(r);
+        if (Ready r = try_recv_locked(out, wake); r != Ready::not_ready) return status_of(r);
       }
     }
     ChannelGuard g(lock);
-    if (Ready r = try_recv_locked(out); r != Ready::not_ready) return status_of(r);
+    if (Ready r = try_recv_locked(out, wake); r != Ready::not_ready) return status_of(r);
     Waiter w;
     WaitNode n;
     n.waiter = &w;
@@ -166,8 +174,15 @@ class ChannelCore : public ChannelBase {
     ChannelGuard g(lock);
     if (is_closed_locked()) return false;
     closed.store(true, std::memory_order_relaxed);
-    while (WaitNode* r = receivers.claim_first()) WaitQueue::finish(r, Ready::closed);
-    while (WaitNode* s = senders.claim_first()) WaitQueue::finish(s, Ready::closed);
+    // Many waiters may wake: each at once, under the lock (close is rare).
+    while (WaitNode* r = receivers.claim_first()) {
+      Wakeup now;
+      WaitQueue::finish(r, Ready::closed, now);
+    }
+    while (WaitNode* s = senders.claim_first()) {
+      Wakeup now;
+      WaitQueue::finish(s, Ready::closed, now);
+    }
     return true;
   }
 
@@ -205,7 +220,7 @@ class ChannelCore : public ChannelBase {
   Status park(Waiter& w, WaitNode& n, WaitQueue& q, Deadline d) noexcept {
     const WaitStatus s = w.wait(d);
     // Re-take the lock even when claimed: the waker may still be inside its
-    // critical section, touching w.
+    // critical section, moving the value and touching n.
     lock.lock();
     if (n.queued) q.remove(&n);
     lock.unlock();

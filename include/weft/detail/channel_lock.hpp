@@ -63,6 +63,10 @@ class ChannelGuard {
 // The wait does not yield: a yielded fiber is offered to other workers, which
 // would move it about. So only spin when the counterpart last ran on another
 // thread (see thread_site()): on the same worker it cannot act meanwhile.
+// And only when the caller stays put (stays_put()): a fiber that may move is
+// better parked, since its waker brings it over to its own worker, and the
+// two then run back to back there, without the lock and the values crossing
+// between two cores on every operation.
 class Spinner {
  public:
   // Spinner(d) starts a budget of a few microseconds, cut short by d.
@@ -80,6 +84,10 @@ class Spinner {
 // thread), cheaply: channels note where each side last ran, to decide whether
 // spinning can pay off.
 std::uintptr_t thread_site() noexcept;
+
+// stays_put() is true when the caller cannot move to another worker: a
+// plain thread, a spawn_local fiber, or a fiber of a one-worker runtime.
+bool stays_put() noexcept;
 
 // Sites records where a channel's senders and receivers last ran. Relaxed
 // loads and stores: a stale value only costs a useless spin or a park.

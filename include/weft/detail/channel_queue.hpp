@@ -36,6 +36,8 @@ struct WaitNode {
   Ready outcome = Ready::not_ready;  // set by the waker that claimed the Waiter
 };
 
+class Wakeup;
+
 // WaitQueue is a FIFO of WaitNodes, linked through the nodes themselves.
 class WaitQueue {
  public:
@@ -81,18 +83,42 @@ class WaitQueue {
     return nullptr;
   }
 
-  // finish() records how a claimed node's operation ended, tells a select
-  // which case fired, and resumes the owner. Under the channel's lock.
-  static void finish(WaitNode* n, Ready how) noexcept {
-    n->outcome = how;
-    n->waiter->tag = n->branch;
-    n->waiter->resume();
-  }
+  // finish() records how a claimed node's operation ended and tells a select
+  // which case fired; under the channel's lock. The owner's wake-up comes
+  // after the lock is released: wake.resume_later() (or resume() at once).
+  static void finish(WaitNode* n, Ready how, Wakeup& wake) noexcept;
 
  private:
   WaitNode* head_ = nullptr;
   WaitNode* tail_ = nullptr;
 };
+
+// Wakeup resumes, when it goes out of scope, the one waiter that a critical
+// section claimed. Declare it before the ChannelGuard, so that the lock is
+// released first: the woken fiber's first act is to take that lock again, and
+// nobody spins on it while the wake-up (a remote queue, perhaps a futex) runs.
+class Wakeup {
+ public:
+  Wakeup() noexcept = default;
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+  ~Wakeup() {
+    if (w_) w_->resume();
+  }
+  void resume_later(Waiter* w) noexcept {
+    if (w_) w_->resume();  // never twice in one section, but stay correct
+    w_ = w;
+  }
+
+ private:
+  Waiter* w_ = nullptr;
+};
+
+inline void WaitQueue::finish(WaitNode* n, Ready how, Wakeup& wake) noexcept {
+  n->outcome = how;
+  n->waiter->tag = n->branch;
+  wake.resume_later(n->waiter);
+}
 
 // ChannelBase is the part of a channel that select locks and queues on
 // without knowing the value type.

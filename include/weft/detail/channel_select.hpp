@@ -17,9 +17,10 @@ class SelectCase {
   SelectCase(ChannelBase* channel, bool sends) noexcept : ch(channel), sends(sends) {}
 
   // poll_locked() completes the operation at once if it can (done, or closed
-  // when the channel is closed), under ch->lock. It points node.value at the
-  // case's value first, so a moved case object still works.
-  virtual Ready poll_locked() = 0;
+  // when the channel is closed), under ch->lock; wake resumes a counterpart
+  // it completed. It points node.value at the case's value first, so a moved
+  // case object still works.
+  virtual Ready poll_locked(Wakeup& wake) = 0;
 
   // may_complete() guesses, without the lock, whether poll_locked() could
   // succeed now; spins() tells whether waiting for that can pay off (see

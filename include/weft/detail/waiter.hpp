@@ -7,13 +7,20 @@
 //   lock(primitive);  if (still enqueued) dequeue(&w);  unlock(primitive);
 //   if (w.claimed()) -> the event happened (even if r says timed_out/cancelled)
 // and on the other side, with the primitive's lock held:
-//   if (w->wake()) { /* w will return */ } else { /* it gave up: try the next */ }
+//   if (w->claim()) { hand over; unlock(primitive); w->resume(); }
+//   else { /* it gave up: try the next */ }
 //
-// Rules that keep it safe: call wake() (or claim()/resume()) only while holding
-// the lock the waiter re-takes after waiting, so the Waiter (on the waiter's
-// stack) cannot vanish mid-call; and always re-take that lock after wait().
-// One Waiter may sit in several queues at once (select): the first wake()
-// claims it and the others fail.
+// Rules that keep it safe: claim() only while holding the lock the waiter
+// re-takes after waiting, and call resume() exactly once after every claim()
+// that succeeded, under that lock or after releasing it. A claimed waiter
+// does not return from wait() before resume() is done with it, so the Waiter
+// (on the waiter's stack) cannot vanish mid-call. Resuming after the unlock
+// is the better habit: a wake-up costs hundreds of nanoseconds (a remote
+// queue, perhaps a futex), and other threads would spin on the lock meanwhile.
+// Between claim() and resume() the waker must not park or yield: a claimed
+// fiber that woke on its own (deadline, cancellation) spins until resume().
+// One Waiter may sit in several queues at once (select): the first claim()
+// wins and the others fail.
 #pragma once
 
 #include <atomic>
@@ -47,12 +54,13 @@ class Waiter {
   }
 
   // claim() is the first half of wake(): after it succeeds, hand over what the
-  // waiter waits for (a value, a lock), then call resume().
+  // waiter waits for (a value, a lock), then call resume(), which may wait
+  // until the primitive's lock is released.
   bool claim() noexcept;
   void resume() noexcept;
 
   // claimed() is true once a wake() or claim() succeeded.
-  bool claimed() const noexcept { return state_.load(std::memory_order_acquire) == kClaimed; }
+  bool claimed() const noexcept { return state_.load(std::memory_order_acquire) >= kClaimed; }
 
   // in_fiber() tells whether the waiter is a fiber (else a plain thread).
   bool in_fiber() const noexcept { return ctx_ != nullptr; }
@@ -65,7 +73,10 @@ class Waiter {
   int tag = 0;
 
  private:
-  static constexpr std::uint32_t kWaiting = 0, kClaimed = 1, kGaveUp = 2;
+  // kWaiting -> kClaimed (claim()) -> kResumed (resume() is done with us),
+  // or kWaiting -> kGaveUp (deadline, cancellation).
+  static constexpr std::uint32_t kWaiting = 0, kGaveUp = 1, kClaimed = 2, kResumed = 3;
+  void await_resumed() const noexcept;
   void* ctx_ = nullptr;  // the fiber's context, or null for a thread
   void* rec_ = nullptr;  // the fiber's record
   std::size_t epoch_ = 0;
