@@ -233,6 +233,9 @@ void RuntimeCore::monitor() noexcept {
     }
   }
   if (waiting_behind_stuck && !has_idle() && started < workers.size()) start_spare();
+  // Memory of stacks a burst of fibers left behind goes back here, off the
+  // workers' path (see StackPool).
+  stacks.trim();
 }
 
 void RuntimeCore::start_spare() noexcept {

@@ -5,14 +5,21 @@
 // that splits no mapping. mprotect() guards split the slab into two mappings
 // per stack, so they are used only when StackGuard::always insists.
 //
-// Recycled stacks keep their touched pages; a stack returned while the shared
-// list already holds kKeepCommitted stacks gives its pages back (MADV_DONTNEED),
-// so a burst of a million fibers does not pin its memory forever.
+// Recycled stacks keep their touched pages, and are handed out again most
+// recently used first. So that a burst of a million fibers does not pin its
+// memory forever, trim() (the runtime's monitor calls it every few
+// milliseconds) gives back the pages (MADV_DONTNEED) of the free stacks beyond
+// the kKeepCommitted most recent ones, with one call per run of adjacent
+// stacks. Not on release: there every call would stop the fiber that ended,
+// and with several workers each call interrupts the other cores to flush
+// their TLBs (a 100k-fiber burst ending took 200 ms of it, holding the pool
+// lock, and woke sleepers that late).
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -120,20 +127,20 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
   }
   try {
     std::lock_guard<std::mutex> lk(mu_);
-    auto& list = free_[usable];
-    if (list.empty()) {
+    FreeList& fl = free_[usable];
+    if (fl.hot.empty() && fl.cold.empty()) {
       std::vector<Stack> fresh;
       carve(usable, fresh);
-      list.insert(list.end(), fresh.begin(), fresh.end());
+      fl.hot.reserve(fl.carved + fresh.size());
+      fl.cold.reserve(fl.carved + fresh.size());
+      fl.carved += fresh.size();
+      fl.cold.insert(fl.cold.end(), fresh.begin(), fresh.end());
     }
-    Stack s = list.back();
-    list.pop_back();
+    Stack s = fl.take();
     // Refill the worker's cache in one go, to take the lock less often.
     if (cache && usable == default_usable_) {
-      while (cache->stacks.size() < kBatch && !list.empty()) {
-        cache->stacks.push_back(list.back());
-        list.pop_back();
-      }
+      while (cache->stacks.size() < kBatch && (!fl.hot.empty() || !fl.cold.empty()))
+        cache->stacks.push_back(fl.take());
     }
     return s;
   } catch (...) {
@@ -149,25 +156,55 @@ void StackPool::release(const Stack& s, StackCache* cache) noexcept {
     if (cache->stacks.size() <= kCacheMax) return;
     // Spill the oldest half to the shared list.
     std::lock_guard<std::mutex> lk(mu_);
-    auto& list = free_[default_usable_];
-    for (std::size_t i = 0; i < kCacheMax / 2; ++i) {
-      const Stack& spilled = cache->stacks[i];
-      if (list.size() >= kKeepCommitted) madvise(spilled.lo, spilled.usable(), MADV_DONTNEED);
-      list.push_back(spilled);
-    }
+    auto& hot = free_[default_usable_].hot;
+    hot.insert(hot.end(), cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
     cache->stacks.erase(cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
     return;
   }
   std::lock_guard<std::mutex> lk(mu_);
-  auto& list = free_[s.usable()];
-  if (list.size() >= kKeepCommitted) madvise(s.lo, s.usable(), MADV_DONTNEED);
-  list.push_back(s);
+  free_[s.usable()].hot.push_back(s);
+}
+
+std::size_t StackPool::trim() noexcept {
+  std::vector<Stack> excess;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [usable, fl] : free_) {
+      if (fl.hot.size() <= kKeepCommitted) continue;
+      // The oldest are at the front: least likely to be cached anywhere.
+      const auto end = fl.hot.end() - static_cast<std::ptrdiff_t>(kKeepCommitted);
+      try {
+        excess.insert(excess.end(), fl.hot.begin(), end);
+      } catch (...) {
+        return 0;  // no memory for the list: try again next time
+      }
+      fl.hot.erase(fl.hot.begin(), end);
+    }
+  }
+  if (excess.empty()) return 0;
+  // Outside the lock: workers take and return stacks meanwhile. These are in
+  // no list, so nobody runs on them.
+  std::sort(excess.begin(), excess.end(), [](const Stack& a, const Stack& b) { return a.lo < b.lo; });
+  std::size_t calls = 0;
+  for (std::size_t i = 0; i < excess.size();) {
+    std::size_t j = i + 1;
+    while (j < excess.size() && excess[j].lo == excess[j - 1].hi) ++j;
+    madvise(excess[i].lo, static_cast<std::size_t>(excess[j - 1].hi - excess[i].lo), MADV_DONTNEED);
+    ++calls;
+    i = j;
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  for (const Stack& st : excess) {
+    // cold has room reserved: see FreeList.
+    free_[st.usable()].cold.push_back(st);
+  }
+  return calls;
 }
 
 void StackPool::flush(StackCache& cache) noexcept {
   std::lock_guard<std::mutex> lk(mu_);
-  auto& list = free_[default_usable_];
-  list.insert(list.end(), cache.stacks.begin(), cache.stacks.end());
+  auto& hot = free_[default_usable_].hot;
+  hot.insert(hot.end(), cache.stacks.begin(), cache.stacks.end());
   cache.stacks.clear();
 }
 

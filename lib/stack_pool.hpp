@@ -49,6 +49,11 @@ class StackPool {
   // flush() moves a cache's stacks back to the shared lists.
   void flush(StackCache& cache) noexcept;
 
+  // trim() gives back the memory of free stacks beyond the most recently used
+  // few thousand, and returns the number of madvise() calls it made. Any
+  // thread; the runtime's monitor calls it.
+  std::size_t trim() noexcept;
+
   // reset() unmaps everything; all stacks must have been released.
   void reset() noexcept;
 
@@ -65,9 +70,24 @@ class StackPool {
   std::size_t default_usable_ = 128 * 1024;
   StackGuard guard_ = StackGuard::automatic;
 
+  // FreeList holds the free stacks of one size: hot ones (returned with
+  // their touched pages, most recent last) and cold ones (never used, or
+  // trimmed). Both have room for every stack of that size ever carved, so
+  // returning one never allocates.
+  struct FreeList {
+    std::vector<Stack> hot;
+    std::vector<Stack> cold;
+    std::size_t carved = 0;  // stacks of this size ever carved
+    Stack take() noexcept {
+      std::vector<Stack>& from = hot.empty() ? cold : hot;
+      Stack s = from.back();
+      from.pop_back();
+      return s;
+    }
+  };
+
   std::mutex mu_;
-  // free_ holds released stacks by usable size.
-  std::unordered_map<std::size_t, std::vector<Stack>> free_;
+  std::unordered_map<std::size_t, FreeList> free_;  // by usable size
   // slabs_ are the mappings to unmap at reset().
   std::vector<std::pair<void*, std::size_t>> slabs_;
 

@@ -1,0 +1,75 @@
+// Stack memory after a burst: fibers that touched their stacks and ended
+// leave the stacks pooled, but beyond a few thousand of them the pool gives
+// their pages back to the system, within a moment and off the workers' path
+// (the runtime's monitor trims the pool).
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <weft/sync/event.hpp>
+
+#include "support.hpp"
+
+using namespace weft_test;
+
+namespace {
+
+// rss_kb() is the process's resident memory in KiB, from /proc/self/status.
+long rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+constexpr std::size_t kTouch = 48 * 1024;  // stack bytes each fiber writes
+
+// touch_stack() writes kTouch bytes of the calling fiber's stack, so that
+// they are resident when it parks.
+__attribute__((noinline)) void touch_stack(std::atomic<std::size_t>& sink) {
+  volatile char buf[kTouch];
+  for (std::size_t i = 0; i < kTouch; i += 1024) buf[i] = static_cast<char>(i);
+  sink.fetch_add(buf[kTouch - 1024], std::memory_order_relaxed);
+}
+
+}  // namespace
+
+TEST_CASE("stacks left behind by a burst of 8,192 fibers give most of their memory back") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "stack trim");
+  constexpr std::size_t kFibers = 8192;
+  weft::Runtime rt(config(workers).stack_size(64 * 1024));
+  rt.start();
+  const long base = rss_kb();
+  REQUIRE(base > 0);
+
+  weft::Event go;
+  std::atomic<std::size_t> parked{0}, sink{0};
+  std::vector<weft::JoinHandle<void>> hs;
+  hs.reserve(kFibers);
+  for (std::size_t i = 0; i < kFibers; ++i) {
+    hs.push_back(rt.spawn([&] {
+      touch_stack(sink);
+      parked.fetch_add(1, std::memory_order_relaxed);
+      go.wait();
+    }));
+  }
+  REQUIRE(wait_until([&] { return parked.load() == kFibers; }, 60s));
+  const long peak = rss_kb();
+  // Every fiber's touched pages are resident (most of 8,192 x 48 KiB).
+  CHECK(peak - base >= static_cast<long>(kFibers * kTouch / 1024) * 3 / 4);
+  go.set();
+  for (auto& h : hs) h.join();
+
+  // The pool keeps a few thousand stacks warm (4,096, plus each worker's
+  // private few); the pages of most of the rest, over 2,000 x 48 KiB, go back.
+  const long expect_back = 2000L * static_cast<long>(kTouch / 1024);
+  long now = peak;
+  CHECK(wait_until([&] { return (now = rss_kb()) <= peak - expect_back; }, 10s));
+  MESSAGE("workers=" << workers << " base=" << base << " KiB, peak=" << peak << " KiB, after=" << now << " KiB");
+  CHECK(rt.stats().stacks_in_use == 0);
+}
