@@ -159,16 +159,24 @@ void StackPool::release(const Stack& s, StackCache* cache) noexcept {
     auto& hot = free_[default_usable_].hot;
     hot.insert(hot.end(), cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
     cache->stacks.erase(cache->stacks.begin(), cache->stacks.begin() + kCacheMax / 2);
+    if (hot.size() > kKeepCommitted) excess_.store(true, std::memory_order_relaxed);
     return;
   }
   std::lock_guard<std::mutex> lk(mu_);
-  free_[s.usable()].hot.push_back(s);
+  auto& hot = free_[s.usable()].hot;
+  hot.push_back(s);
+  if (hot.size() > kKeepCommitted) excess_.store(true, std::memory_order_relaxed);
 }
 
 std::size_t StackPool::trim() noexcept {
+  // Only after a burst, and never making a worker wait: the monitor thread
+  // may lose its CPU while it holds the lock.
+  if (!excess_.load(std::memory_order_relaxed)) return 0;
   std::vector<Stack> excess;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+    if (!lk.owns_lock()) return 0;
+    excess_.store(false, std::memory_order_relaxed);
     for (auto& [usable, fl] : free_) {
       if (fl.hot.size() <= kKeepCommitted) continue;
       // The oldest are at the front: least likely to be cached anywhere.
@@ -176,7 +184,8 @@ std::size_t StackPool::trim() noexcept {
       try {
         excess.insert(excess.end(), fl.hot.begin(), end);
       } catch (...) {
-        return 0;  // no memory for the list: try again next time
+        excess_.store(true, std::memory_order_relaxed);  // no memory for the list: the rest next time
+        break;
       }
       fl.hot.erase(fl.hot.begin(), end);
     }

@@ -88,6 +88,7 @@ class StackPool {
 
   std::mutex mu_;
   std::unordered_map<std::size_t, FreeList> free_;  // by usable size
+  std::atomic<bool> excess_{false};  // some hot list may have grown past what trim() keeps
   // slabs_ are the mappings to unmap at reset().
   std::vector<std::pair<void*, std::size_t>> slabs_;
 
