@@ -330,7 +330,9 @@ RuntimeStats RuntimeCore::stats() noexcept {
   RuntimeStats s;
   std::lock_guard<std::mutex> lk(lifecycle_mu_);
   s.live_fibers = live_count();
-  s.stacks_in_use = stacks.in_use();
+  std::int64_t stacks_in_use = stacks.in_use();
+  for (auto& w : workers) stacks_in_use += w->stacks.taken.load(std::memory_order_relaxed);
+  s.stacks_in_use = stacks_in_use > 0 ? static_cast<std::size_t>(stacks_in_use) : 0;
   s.stacks_reserved = stacks.reserved();
   s.stack_mappings = stacks.mappings();
   for (auto& w : workers) {

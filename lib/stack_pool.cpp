@@ -119,7 +119,11 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
   usable = usable ? round_page(usable) : default_usable_;
   if (usable < kMinUsable || usable > kMaxUsable)
     throw std::invalid_argument("weft: stack size " + std::to_string(usable) + " is outside 16 KiB .. 1 GiB");
-  in_use_.fetch_add(1, std::memory_order_relaxed);
+  if (cache) {
+    cache->count(1);
+  } else {
+    in_use_.fetch_add(1, std::memory_order_relaxed);
+  }
   if (cache && usable == default_usable_ && !cache->stacks.empty()) {
     Stack s = cache->stacks.back();
     cache->stacks.pop_back();
@@ -144,13 +148,21 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
     }
     return s;
   } catch (...) {
-    in_use_.fetch_sub(1, std::memory_order_relaxed);
+    if (cache) {
+      cache->count(-1);
+    } else {
+      in_use_.fetch_sub(1, std::memory_order_relaxed);
+    }
     throw;
   }
 }
 
 void StackPool::release(const Stack& s, StackCache* cache) noexcept {
-  in_use_.fetch_sub(1, std::memory_order_relaxed);
+  if (cache) {
+    cache->count(-1);
+  } else {
+    in_use_.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (cache && s.usable() == default_usable_) {
     cache->stacks.push_back(s);
     if (cache->stacks.size() <= kCacheMax) return;
@@ -215,6 +227,7 @@ void StackPool::flush(StackCache& cache) noexcept {
   auto& hot = free_[default_usable_].hot;
   hot.insert(hot.end(), cache.stacks.begin(), cache.stacks.end());
   cache.stacks.clear();
+  in_use_.fetch_add(cache.taken.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 void StackPool::reset() noexcept {

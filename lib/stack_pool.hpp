@@ -23,8 +23,14 @@ struct Stack {
 };
 
 // StackCache is a worker's private stash of default-size stacks (no locking).
+// taken counts the stacks acquired through it minus those released through it
+// (negative when fibers that started elsewhere ended here): the owner updates
+// it without a locked instruction, which a pool-wide counter would cost on
+// every spawn and every fiber's end, and keep bouncing between cores.
 struct StackCache {
   std::vector<Stack> stacks;
+  std::atomic<std::int64_t> taken{0};
+  void count(std::int64_t d) noexcept { taken.store(taken.load(std::memory_order_relaxed) + d, std::memory_order_relaxed); }
 };
 
 class StackPool {
@@ -46,7 +52,8 @@ class StackPool {
   // release() takes a stack back. cache may be null (any thread).
   void release(const Stack& s, StackCache* cache) noexcept;
 
-  // flush() moves a cache's stacks back to the shared lists.
+  // flush() moves a cache's stacks back to the shared lists, and its count
+  // of stacks taken into the pool's. The cache's owner must be stopped.
   void flush(StackCache& cache) noexcept;
 
   // trim() gives back the memory of free stacks beyond the most recently used
@@ -58,7 +65,8 @@ class StackPool {
   void reset() noexcept;
 
   std::size_t default_usable() const noexcept { return default_usable_; }
-  std::size_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
+  // in_use() counts stacks taken without a cache; add each cache's taken.
+  std::int64_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
   std::size_t reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
   std::size_t mappings() const noexcept { return mappings_.load(std::memory_order_relaxed); }
 
@@ -92,7 +100,7 @@ class StackPool {
   // slabs_ are the mappings to unmap at reset().
   std::vector<std::pair<void*, std::size_t>> slabs_;
 
-  std::atomic<std::size_t> in_use_{0};
+  std::atomic<std::int64_t> in_use_{0};
   std::atomic<std::size_t> reserved_{0};
   std::atomic<std::size_t> mappings_{0};
 };

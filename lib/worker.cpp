@@ -112,12 +112,14 @@ void Worker::maintain() noexcept {
 void Worker::push_stealable(Ctx* ctx) noexcept {
   // Detach so that another worker may attach it; with one worker nobody will.
   if (rt->may_steal() && ctx->get_scheduler()) ctx->detach();
-  while (!queue_.push(ctx)) {
-    Ctx* half[RunQueue<Ctx>::kCapacity / 2];
-    std::uint32_t n = queue_.take_half(half);
-    for (std::uint32_t i = 0; i < n; ++i) rt->inject(half[i]);
-  }
+  while (!queue_.push(ctx)) spill_half();
   rt->notify_idle();
+}
+
+void Worker::spill_half() noexcept {
+  Ctx* half[RunQueue<Ctx>::kCapacity / 2];
+  std::uint32_t n = queue_.take_half(half);
+  for (std::uint32_t i = 0; i < n; ++i) rt->inject(half[i]);
 }
 
 void Worker::awakened(Ctx* ctx) noexcept {

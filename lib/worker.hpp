@@ -141,6 +141,11 @@ class Worker {
   Ctx* choose() noexcept;
   void drain_handoffs(Ctx* switching) noexcept;
   void push_stealable(Ctx* ctx) noexcept;
+  // spill_half() moves the older half of a full queue to the injection
+  // queue. Out of line: its 1 KiB array would otherwise sit in the frame of
+  // push_stealable(), which often runs on top of a new fiber's stack (Boost
+  // schedules the spawner from there) and would touch a second page of it.
+  __attribute__((noinline)) void spill_half() noexcept;
   Ctx* take_injected() noexcept;
   Ctx* steal() noexcept;
   Ctx* attach(Ctx* ctx) noexcept;
