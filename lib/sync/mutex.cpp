@@ -30,7 +30,7 @@ using detail::unlock_word;
 namespace {
 // Spin iterations before queueing: about a microsecond or two, the length of
 // a short critical section on another core. Longer spins only burn the
-// worker (with one worker the holder cannot run while we spin at all).
+// worker. No spin at all where it cannot pay (detail::spin_may_pay()).
 constexpr int kSpin = 64;
 
 // How long others may keep taking the Mutex while a woken waiter has not run
@@ -52,7 +52,8 @@ void Mutex::lock_contended() {
 }
 
 std::error_code Mutex::lock_slow(Deadline d) noexcept {
-  for (int i = 0; i < kSpin; ++i) {
+  const int spins = detail::spin_may_pay() ? kSpin : 0;
+  for (int i = 0; i < spins; ++i) {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     if (!(s & (kLocked | kStarving)) &&
         state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {

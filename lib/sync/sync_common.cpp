@@ -9,6 +9,7 @@
 
 #include "../fiber_record.hpp"
 #include "../log.hpp"
+#include "../runtime_core.hpp"
 #include "../worker.hpp"
 #include "sync_internal.hpp"
 
@@ -17,6 +18,13 @@ namespace weft::detail {
 void throw_wait_error(std::error_code ec, const char* what) {
   if (ec == std::errc::operation_canceled) throw Cancelled();
   throw std::system_error(ec, what);
+}
+
+bool spin_may_pay() noexcept {
+  Worker* w = current_worker();
+  if (!w) return true;
+  if (!w->rt->may_steal()) return false;
+  return !w->has_ready_fibers();
 }
 
 void misuse(const char* what) noexcept {

@@ -105,6 +105,14 @@ inline WaitStatus park(std::atomic<std::uint32_t>& lk, WaitList& l, SyncNode& n,
   return s;
 }
 
+// spin_may_pay() tells a locker that found a lock taken whether a short spin
+// before queueing can pay off. Not on a worker that has other fibers ready:
+// running them is the better use of the core (Go's rule), and the locker,
+// once queued, is woken on the unlocker's worker. Not in a one-worker
+// runtime either: the holder is then a fiber of the same worker, which
+// cannot run while we spin. A plain thread spins.
+bool spin_may_pay() noexcept;
+
 // status_error() maps a failed wait to its error code.
 inline std::error_code status_error(WaitStatus s) noexcept {
   switch (s) {
