@@ -9,8 +9,8 @@
 // recently used first. So that a burst of a million fibers does not pin its
 // memory forever, trim() (the runtime's monitor calls it every few
 // milliseconds) gives back the pages (MADV_DONTNEED) of the free stacks beyond
-// the kKeepCommitted most recent ones, with one call per run of adjacent
-// stacks. Not on release: there every call would stop the fiber that ended,
+// the kKeepCommitted most recent ones, once there have been too many for half
+// a second, with one call per run of adjacent stacks. Not on release: there every call would stop the fiber that ended,
 // and with several workers each call interrupts the other cores to flush
 // their TLBs (a 100k-fiber burst ending took 200 ms of it, holding the pool
 // lock, and woke sleepers that late).
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -43,8 +44,10 @@ constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
 // Stacks moved between a worker cache and the shared list at once.
 constexpr std::size_t kBatch = 32;
 constexpr std::size_t kCacheMax = 4 * kBatch;
-// Shared free stacks beyond this count are decommitted on release.
+// Free stacks beyond this count are decommitted by trim(), once they have
+// been in excess for kTrimDelayMs.
 constexpr std::size_t kKeepCommitted = 4096;
+constexpr std::int64_t kTrimDelayMs = 500;
 
 std::size_t round_page(std::size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
 
@@ -183,7 +186,19 @@ void StackPool::release(const Stack& s, StackCache* cache) noexcept {
 std::size_t StackPool::trim() noexcept {
   // Only after a burst, and never making a worker wait: the monitor thread
   // may lose its CPU while it holds the lock.
-  if (!excess_.load(std::memory_order_relaxed)) return 0;
+  if (!excess_.load(std::memory_order_relaxed)) {
+    excess_since_ = -1;
+    return 0;
+  }
+  // And only once the burst is over: while fibers still come and go, the
+  // free stacks are soon taken again (their pages would fault back in), and
+  // each decommit interrupts every core running a worker.
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  if (excess_since_ < 0) excess_since_ = now;
+  if (now - excess_since_ < kTrimDelayMs) return 0;
+  excess_since_ = -1;
   std::vector<Stack> excess;
   {
     std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);

@@ -57,8 +57,9 @@ class StackPool {
   void flush(StackCache& cache) noexcept;
 
   // trim() gives back the memory of free stacks beyond the most recently used
-  // few thousand, and returns the number of madvise() calls it made. Any
-  // thread; the runtime's monitor calls it.
+  // few thousand, once they have been in excess for half a second, and
+  // returns the number of madvise() calls it made. One thread at a time (the
+  // runtime's monitor calls it).
   std::size_t trim() noexcept;
 
   // reset() unmaps everything; all stacks must have been released.
@@ -97,6 +98,7 @@ class StackPool {
   std::mutex mu_;
   std::unordered_map<std::size_t, FreeList> free_;  // by usable size
   std::atomic<bool> excess_{false};  // some hot list may have grown past what trim() keeps
+  std::int64_t excess_since_ = -1;   // when trim() first saw excess_ (ms), for trim() alone
   // slabs_ are the mappings to unmap at reset().
   std::vector<std::pair<void*, std::size_t>> slabs_;
 
