@@ -1,8 +1,7 @@
 // Stack memory after a burst: fibers that touched their stacks and ended
 // leave the stacks pooled, but beyond a few thousand of them the pool gives
-// their pages back to the system once the burst is over (half a second),
-// off the workers' path
-// (the runtime's monitor trims the pool).
+// their pages back to the system once the burst is over (half a second), off
+// the workers' path (the runtime's monitor trims the pool).
 #include <atomic>
 #include <cstdio>
 #include <cstring>
