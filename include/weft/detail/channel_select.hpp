@@ -49,9 +49,9 @@ struct SelectResult {
 
 // select_run() completes one of the n cases: it first tries each in turn from
 // a random start (so no case starves when several are ready), then, if block,
-// spins briefly (see Spinner) while any case may turn ready, then takes every
-// channel's lock (in address order, so two selects cannot
-// deadlock), tries again, and parks one Waiter behind a node in every queue
+// spins briefly (see Spinner; only a caller that stays put) while any case
+// may turn ready, then takes every channel's lock (in address order, so two
+// selects cannot deadlock), tries again, and parks one Waiter behind a node in every queue
 // until one case completes, d (or the caller's deadline scope) passes, or the
 // fiber is cancelled. Without block it returns index -1 when nothing is ready.
 // locks has room for n pointers.

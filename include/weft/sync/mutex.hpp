@@ -20,7 +20,8 @@ class CondVar;
 // then blocks the whole thread on that std::mutex, and the worker deadlocks.
 //
 // A fiber that finds the Mutex taken spins briefly (the holder may be about
-// to release it on another worker), then queues and parks. unlock() frees the
+// to release it on another worker) unless its worker has other fibers ready
+// or is its runtime's only worker, then queues and parks. unlock() frees the
 // Mutex and wakes the oldest waiter, which competes with fibers that are
 // running: those may take it first (throughput: a running fiber does not wait
 // for a parked one to be scheduled). A woken waiter that loses that race, or
