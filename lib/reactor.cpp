@@ -17,6 +17,7 @@
 
 #include "fiber_record.hpp"
 #include "log.hpp"
+#include "steady_ns.hpp"
 #include "timers.hpp"
 #include "wait.hpp"
 #include "worker.hpp"
@@ -26,11 +27,6 @@ namespace weft::detail {
 namespace {
 constexpr std::uint32_t kChunk = 1024;
 constexpr int kMaxEvents = 256;
-
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::uint64_t token_of(const IoSource* s, std::uint32_t gen) noexcept {
   return static_cast<std::uint64_t>(s->index) << 32 | gen;
@@ -199,7 +195,7 @@ int Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
   if (blocking) blocking_poller_.store(true, std::memory_order_relaxed);
   PollEvent evs[kMaxEvents];
   int n = poller_.wait(evs, kMaxEvents, timeout);
-  last_poll_ns_.store(now_ns(), std::memory_order_relaxed);
+  last_poll_ns_.store(steady_ns(), std::memory_order_relaxed);
   if (blocking) blocking_poller_.store(false, std::memory_order_relaxed);
   token_.store(false, std::memory_order_release);
   (void)w;
@@ -217,7 +213,7 @@ void Reactor::thread_main() noexcept {
     if (stop_.load(std::memory_order_acquire)) break;
     if (on_tick_) on_tick_();
     bool needed = has_sources() && !blocking_poller_.load(std::memory_order_relaxed) &&
-                  now_ns() - last_poll_ns_.load(std::memory_order_relaxed) >= kMinPeriod;
+                  steady_ns() - last_poll_ns_.load(std::memory_order_relaxed) >= kMinPeriod;
     if (needed && poll(nullptr, std::chrono::nanoseconds(0)) > 0) {
       period_ns = kMinPeriod;
     } else {

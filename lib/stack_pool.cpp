@@ -10,17 +10,17 @@
 // memory forever, trim() (the runtime's monitor calls it every few
 // milliseconds) gives back the pages (MADV_DONTNEED) of the free stacks beyond
 // the kKeepCommitted most recent ones, once there have been too many for half
-// a second, with one call per run of adjacent stacks. Not on release: there every call would stop the fiber that ended,
-// and with several workers each call interrupts the other cores to flush
-// their TLBs (a 100k-fiber burst ending took 200 ms of it, holding the pool
-// lock, and woke sleepers that late).
+// a second, with one call per run of adjacent stacks. Not on release: there
+// every call would stop the fiber that ended, and with several workers each
+// call interrupts the other cores to flush their TLBs (a 100k-fiber burst
+// ending took 200 ms of it, holding the pool lock, and woke sleepers that
+// late).
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -28,6 +28,7 @@
 #include <system_error>
 
 #include "log.hpp"
+#include "steady_ns.hpp"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -45,9 +46,9 @@ constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
 constexpr std::size_t kBatch = 32;
 constexpr std::size_t kCacheMax = 4 * kBatch;
 // Free stacks beyond this count are decommitted by trim(), once they have
-// been in excess for kTrimDelayMs.
+// been in excess for kTrimDelayNs.
 constexpr std::size_t kKeepCommitted = 4096;
-constexpr std::int64_t kTrimDelayMs = 500;
+constexpr std::int64_t kTrimDelayNs = 500'000'000;
 
 std::size_t round_page(std::size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
 
@@ -122,11 +123,7 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
   usable = usable ? round_page(usable) : default_usable_;
   if (usable < kMinUsable || usable > kMaxUsable)
     throw std::invalid_argument("weft: stack size " + std::to_string(usable) + " is outside 16 KiB .. 1 GiB");
-  if (cache) {
-    cache->count(1);
-  } else {
-    in_use_.fetch_add(1, std::memory_order_relaxed);
-  }
+  count(cache, 1);
   if (cache && usable == default_usable_ && !cache->stacks.empty()) {
     Stack s = cache->stacks.back();
     cache->stacks.pop_back();
@@ -151,21 +148,21 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
     }
     return s;
   } catch (...) {
-    if (cache) {
-      cache->count(-1);
-    } else {
-      in_use_.fetch_sub(1, std::memory_order_relaxed);
-    }
+    count(cache, -1);
     throw;
   }
 }
 
-void StackPool::release(const Stack& s, StackCache* cache) noexcept {
+void StackPool::count(StackCache* cache, std::int64_t d) noexcept {
   if (cache) {
-    cache->count(-1);
+    cache->count(d);
   } else {
-    in_use_.fetch_sub(1, std::memory_order_relaxed);
+    in_use_.fetch_add(d, std::memory_order_relaxed);
   }
+}
+
+void StackPool::release(const Stack& s, StackCache* cache) noexcept {
+  count(cache, -1);
   if (cache && s.usable() == default_usable_) {
     cache->stacks.push_back(s);
     if (cache->stacks.size() <= kCacheMax) return;
@@ -193,11 +190,9 @@ std::size_t StackPool::trim() noexcept {
   // And only once the burst is over: while fibers still come and go, the
   // free stacks are soon taken again (their pages would fault back in), and
   // each decommit interrupts every core running a worker.
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = steady_ns();
   if (excess_since_ < 0) excess_since_ = now;
-  if (now - excess_since_ < kTrimDelayMs) return 0;
+  if (now - excess_since_ < kTrimDelayNs) return 0;
   excess_since_ = -1;
   std::vector<Stack> excess;
   {

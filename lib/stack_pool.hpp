@@ -75,6 +75,8 @@ class StackPool {
   // carve() maps a slab of stacks of one size and fills the shared list.
   void carve(std::size_t usable, std::vector<Stack>& into);
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
+  // count() adds d to the stacks taken: cache's count, or in_use_ without one.
+  void count(StackCache* cache, std::int64_t d) noexcept;
 
   std::size_t default_usable_ = 128 * 1024;
   StackGuard guard_ = StackGuard::automatic;
@@ -98,7 +100,7 @@ class StackPool {
   std::mutex mu_;
   std::unordered_map<std::size_t, FreeList> free_;  // by usable size
   std::atomic<bool> excess_{false};  // some hot list may have grown past what trim() keeps
-  std::int64_t excess_since_ = -1;   // when trim() first saw excess_ (ms), for trim() alone
+  std::int64_t excess_since_ = -1;   // when trim() first saw excess_ (steady ns), for trim() alone
   // slabs_ are the mappings to unmap at reset().
   std::vector<std::pair<void*, std::size_t>> slabs_;
 

@@ -69,12 +69,9 @@ WaitStatus Waiter::wait(Deadline d) noexcept {
     auto* rec = static_cast<FiberRecord*>(rec_);
     for (;;) {
       WaitResult r = wait_until(rec, epoch_, d);
-      if (claimed()) {
-        // Claimed, so the event happened, even if our own timer or a cancel
-        // won the race to wake us (the claimer's wake then does nothing).
-        await_resumed();
-        return WaitStatus::woken;
-      }
+      // Giving up fails once claimed: the event then happened, even if our
+      // own timer or a cancel won the race to wake us (the claimer's wake
+      // then does nothing).
       std::uint32_t expected = kWaiting;
       if (r != WaitResult::woken && state_.compare_exchange_strong(expected, kGaveUp, std::memory_order_acq_rel))
         return r == WaitResult::cancelled ? WaitStatus::cancelled : WaitStatus::timed_out;

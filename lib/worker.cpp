@@ -19,6 +19,7 @@
 #include "overflow_guard.hpp"
 #include "runtime_core.hpp"
 #include "spin_lock.hpp"
+#include "steady_ns.hpp"
 #include "wait.hpp"
 
 namespace weft::detail {
@@ -190,30 +191,24 @@ Ctx* Worker::take_injected() noexcept {
   return rt->take_injected();
 }
 
-namespace {
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
-bool Worker::ripe(unsigned k, const Worker* v, std::int64_t now_ns) noexcept {
-  if (k >= kSighted) return true;
+bool Worker::ripe(unsigned k, const Worker* v, std::int64_t& now_ns) noexcept {
   const std::uint32_t first = v->queue_.first_hint();
   const std::uint32_t end = v->queue_.end_hint();
-  Sighting& s = sightings_[k];
+  Sighting* s = k < kSighted ? &sightings_[k] : nullptr;
   if (first == end) {
-    s.since = -1;
+    if (s) s->since = -1;
     return false;
   }
-  if (s.since < 0 || static_cast<std::int32_t>(first - s.end) >= 0) {
+  if (!s) return true;
+  if (now_ns < 0) now_ns = steady_ns();  // read once per pass, and only if some queue has fibers
+  if (s->since < 0 || static_cast<std::int32_t>(first - s->end) >= 0) {
     // A first look, or all that was queued then has run since: the owner
     // keeps up. Time what is queued now.
-    s.end = end;
-    s.since = now_ns;
+    s->end = end;
+    s->since = now_ns;
     return false;
   }
-  return now_ns - s.since >= kStealAgeNs;
+  return now_ns - s->since >= kStealAgeNs;
 }
 
 Ctx* Worker::steal() noexcept {
@@ -227,9 +222,7 @@ Ctx* Worker::steal() noexcept {
   for (unsigned i = 0; i < n; ++i) {
     const unsigned k = (start + i) % n;
     Worker* victim = rt->workers[k].get();
-    if (victim == this || victim->queue_.size_hint() == 0) continue;
-    if (now < 0) now = steady_ns();
-    if (!ripe(k, victim, now)) continue;
+    if (victim == this || !ripe(k, victim, now)) continue;
     if (Ctx* ctx = victim->queue_.steal_into(queue_)) {
       // The sighting stays: while what it saw is still queued there, the
       // victim is behind, and the next steal need not wait.
@@ -322,7 +315,6 @@ bool Worker::work_visible() noexcept {
   for (unsigned i = 0; i < n; ++i) {
     Worker* v = rt->workers[i].get();
     if (v == this || v->queued() == 0) continue;
-    if (now < 0) now = steady_ns();
     if (ripe(i, v, now)) return true;
     saw_young_ = true;
   }
@@ -362,11 +354,11 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
       if (now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
       if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0)) > 0) return;
-      if (steal_lifo(now)) return;
+      if (steal_lifo(to_ns(now))) return;
     }
     spin_pause();
   }
-  if (steal_lifo(clock::now())) return;
+  if (steal_lifo(steady_ns())) return;
   // Park. Register as a sleeper before leaving the searchers, then look once
   // more: a fiber pushed after that look sees a sleeper and no searcher, and
   // wakes someone.
@@ -398,8 +390,7 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   rt->remove_sleeper(this);
 }
 
-bool Worker::steal_lifo(std::chrono::steady_clock::time_point now) noexcept {
-  const std::int64_t t = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+bool Worker::steal_lifo(std::int64_t t) noexcept {
   // All of them, started or not: a spare may start while we spin.
   const unsigned n = std::min<unsigned>(static_cast<unsigned>(rt->workers.size()), kSighted);
   for (unsigned k = 0; k < n; ++k) {

@@ -150,8 +150,10 @@ class Worker {
   Ctx* steal() noexcept;
   Ctx* attach(Ctx* ctx) noexcept;
   bool work_visible() noexcept;
-  bool ripe(unsigned k, const Worker* v, std::int64_t now_ns) noexcept;
-  bool steal_lifo(std::chrono::steady_clock::time_point now) noexcept;
+  // ripe() is true when worker k (v) has had a fiber queued for kStealAge;
+  // now_ns is read from the clock on first need (-1: not yet).
+  bool ripe(unsigned k, const Worker* v, std::int64_t& now_ns) noexcept;
+  bool steal_lifo(std::int64_t now_ns) noexcept;
   void suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept;
   void maintain() noexcept;
   void found_work() noexcept;

@@ -19,6 +19,7 @@
 
 #include <chrono>
 
+#include "../steady_ns.hpp"
 #include "sync_internal.hpp"
 
 namespace weft {
@@ -41,10 +42,6 @@ constexpr int kSpin = 64;
 constexpr std::int64_t kFuseNs = 50'000;
 constexpr std::uint32_t kFuseCheck = 16;
 
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 void Mutex::lock_contended() {
@@ -124,7 +121,7 @@ void Mutex::unlock_slow() noexcept {
     // went first for kFuseNs, finds the Mutex kept free for it.
     std::uint32_t ns = s & ~kLocked;
     const std::uint32_t b = barges_.load(std::memory_order_relaxed);
-    if (b % kFuseCheck == 0 && now_ns() - woken_at_ >= kFuseNs) ns |= kStarving;
+    if (b % kFuseCheck == 0 && detail::steady_ns() - woken_at_ >= kFuseNs) ns |= kStarving;
     state_.store(ns, std::memory_order_release);
     unlock_word(lk_);
     return;
@@ -139,11 +136,13 @@ void Mutex::unlock_slow() noexcept {
     } else {
       // Free, and w is woken to compete for it.
       barges_.store(0, std::memory_order_relaxed);
-      woken_at_ = now_ns();
+      woken_at_ = detail::steady_ns();
       state_.store(kWoken | queued, std::memory_order_release);
     }
-    w->resume();
+    // Resumed outside lk_: the wake-up may cost a remote queue or a futex,
+    // and w's first act is to take lk_ again.
     unlock_word(lk_);
+    w->resume();
     return;
   }
   state_.store(0, std::memory_order_release);
