@@ -49,15 +49,18 @@ void Mutex::lock_contended() {
 }
 
 std::error_code Mutex::lock_slow(Deadline d) noexcept {
+  // One attempt to barge in always (the Mutex may have been freed while we
+  // came here, and taking it costs less than any queueing); more only where
+  // spinning can pay.
   const int spins = detail::spin_may_pay() ? kSpin : 0;
-  for (int i = 0; i < spins; ++i) {
+  for (int i = 0;; ++i) {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     if (!(s & (kLocked | kStarving)) &&
         state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire, std::memory_order_relaxed)) {
-      if (s & kWoken) barges_.fetch_add(1, std::memory_order_relaxed);
+      if (s & kWoken) note_barge();
       return {};
     }
-    if (s & kStarving) break;  // owed to a waiter: spinning cannot win
+    if ((s & kStarving) || i >= spins) break;  // owed to a waiter: spinning cannot win
     detail::spin_pause();
   }
 
@@ -72,7 +75,7 @@ std::error_code Mutex::lock_slow(Deadline d) noexcept {
       if (!(s & kLocked) && (front || !(s & kStarving))) {
         std::uint32_t ns = front ? (s | kLocked) & ~(kWoken | kStarving) : s | kLocked;
         if (state_.compare_exchange_weak(s, ns, std::memory_order_acquire, std::memory_order_relaxed)) {
-          if (!front && (s & kWoken)) barges_.fetch_add(1, std::memory_order_relaxed);
+          if (!front && (s & kWoken)) note_barge();
           unlock_word(lk_);
           return {};
         }
@@ -106,9 +109,24 @@ std::error_code Mutex::lock_slow(Deadline d) noexcept {
   }
 }
 
+bool Mutex::fuse_blown() const noexcept {
+  return barges_.load(std::memory_order_relaxed) % kFuseCheck == 0 &&
+         detail::steady_ns() - woken_at_.load(std::memory_order_relaxed) >= kFuseNs;
+}
+
 void Mutex::unlock_slow() noexcept {
-  lock_word(lk_);
+  // The common contended case needs no lk_: a woken waiter is on its way and
+  // the fuse has not blown, so unlock only frees the Mutex. Lockers change
+  // the word by CAS (queueing under lk_ included) while it is locked, so a
+  // CAS here cannot undo theirs; the plain stores below are ours alone
+  // because we hold kLocked.
   std::uint32_t s = state_.load(std::memory_order_relaxed);
+  while ((s & (kLocked | kWoken | kStarving)) == (kLocked | kWoken) && !fuse_blown()) {
+    if (state_.compare_exchange_weak(s, s & ~kLocked, std::memory_order_release, std::memory_order_relaxed))
+      return;
+  }
+  lock_word(lk_);
+  s = state_.load(std::memory_order_relaxed);
   if (!(s & kLocked)) {
     unlock_word(lk_);
     detail::misuse("weft::Mutex::unlock() of a Mutex that is not locked");
@@ -120,8 +138,7 @@ void Mutex::unlock_slow() noexcept {
     // The woken waiter is still on its way: it competes, or, once others
     // went first for kFuseNs, finds the Mutex kept free for it.
     std::uint32_t ns = s & ~kLocked;
-    const std::uint32_t b = barges_.load(std::memory_order_relaxed);
-    if (b % kFuseCheck == 0 && detail::steady_ns() - woken_at_ >= kFuseNs) ns |= kStarving;
+    if (fuse_blown()) ns |= kStarving;
     state_.store(ns, std::memory_order_release);
     unlock_word(lk_);
     return;
@@ -136,7 +153,7 @@ void Mutex::unlock_slow() noexcept {
     } else {
       // Free, and w is woken to compete for it.
       barges_.store(0, std::memory_order_relaxed);
-      woken_at_ = detail::steady_ns();
+      woken_at_.store(detail::steady_ns(), std::memory_order_relaxed);
       state_.store(kWoken | queued, std::memory_order_release);
     }
     // Resumed outside lk_: the wake-up may cost a remote queue or a futex,

@@ -108,6 +108,14 @@ class Mutex {
   void lock_contended();
   std::error_code lock_slow(Deadline d) noexcept;
   void unlock_slow() noexcept;
+  // note_barge() counts one acquisition past the woken waiter. A plain
+  // read-modify-write: a count lost to a race only delays the fuse.
+  void note_barge() noexcept {
+    barges_.store(barges_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // fuse_blown() is true when others kept taking the Mutex for kFuseNs since
+  // the waiter was woken (the clock is read every kFuseCheck barges only).
+  bool fuse_blown() const noexcept;
   // relock() takes the Mutex through cancellation and deadline scopes (for
   // CondVar, which must return holding it).
   void relock() noexcept;
@@ -117,9 +125,9 @@ class Mutex {
   std::atomic<std::uint32_t> state_{0};
   std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding waiters_
   // barges_ counts acquisitions by others since the last waiter was woken,
-  // at woken_at_ (steady clock, ns; guarded by lk_).
+  // at woken_at_ (steady clock, ns; written under lk_, read anywhere).
   std::atomic<std::uint32_t> barges_{0};
-  std::int64_t woken_at_ = 0;
+  std::atomic<std::int64_t> woken_at_{0};
   detail::WaitList waiters_;  // parked lockers, oldest first
 };
 
