@@ -1,9 +1,14 @@
 // weft::Mutex: exclusion under contention, bounded unfairness, cancellation and
 // deadlines of parked lockers (leaving no trace), plain threads mixed with
 // fibers.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -349,4 +354,28 @@ TEST_CASE("Mutex: a plain thread times out, and is handed the mutex by a fiber")
   CHECK(mu.try_lock());
   mu.unlock();
   rt.shutdown();
+}
+
+TEST_CASE("Mutex: unlocking a mutex that is not locked aborts with a clear message") {
+  // In a child process: the abort is the behaviour under test.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(fds[1], 2);
+    weft::Mutex mu;
+    mu.unlock();
+    ::_exit(0);  // not reached
+  }
+  ::close(fds[1]);
+  std::string err;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  CHECK(err.find("weft::Mutex::unlock() of a Mutex that is not locked") != std::string::npos);
 }

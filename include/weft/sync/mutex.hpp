@@ -91,10 +91,8 @@ class Mutex {
   // unlock() releases the Mutex and wakes the oldest waiter, or hands the
   // Mutex to it when it is owed (see above).
   void unlock() noexcept {
-    std::uint32_t expected = kLocked;
-    if (!state_.compare_exchange_strong(expected, 0, std::memory_order_release,
-                                        std::memory_order_relaxed))
-      unlock_slow();
+    const std::uint32_t was = state_.fetch_sub(kLocked, std::memory_order_release);
+    if (was != kLocked) unlock_slow(was);
   }
 
  private:
@@ -107,7 +105,8 @@ class Mutex {
 
   void lock_contended();
   std::error_code lock_slow(Deadline d) noexcept;
-  void unlock_slow() noexcept;
+  // unlock_slow() is unlock() past the subtraction, given the word before it.
+  void unlock_slow(std::uint32_t was) noexcept;
   // note_barge() counts one acquisition past the woken waiter. A plain
   // read-modify-write: a count lost to a race only delays the fuse.
   void note_barge() noexcept {
@@ -121,7 +120,7 @@ class Mutex {
   void relock() noexcept;
 
   // state_ holds the k* bits. kQueued, kWoken and kStarving change only under
-  // lk_; the fast paths expect 0 (lock) or exactly kLocked (unlock).
+  // lk_ (by CAS); kLocked changes by CAS to lock and by subtraction to unlock.
   std::atomic<std::uint32_t> state_{0};
   std::atomic<std::uint32_t> lk_{0};  // spin lock word guarding waiters_
   // barges_ counts acquisitions by others since the last waiter was woken,
