@@ -34,9 +34,12 @@ class FiberRecord final : public boost::fibers::fiber_properties {
   static void operator delete(void*) noexcept {}
 
   RuntimeCore* const rt;
-  TaskBase* const task;
-  // home is the worker a spawn_local fiber is pinned to; null when it may move.
-  Worker* const home;
+  // task is what the fiber runs now: null between two tasks of a reused
+  // fiber (Worker::park_spare), set again by the spawn that reuses it.
+  TaskBase* task;
+  // home is the worker a spawn_local fiber is pinned to; null when it may
+  // move. Set per task, like task.
+  Worker* home;
   const Stack stack;
   const std::size_t stack_size;  // as asked, for messages
 
@@ -55,6 +58,9 @@ class FiberRecord final : public boost::fibers::fiber_properties {
   LiveList* live_list = nullptr;
 
   boost::fibers::context* ctx = nullptr;
+
+  // retire tells a fiber parked between tasks to end instead (worker stop).
+  bool retire = false;
 
   // Detached parking (wait.cpp): a fiber that may move parks detached from
   // its worker, so that whoever wakes it can run it on its own worker.

@@ -57,7 +57,7 @@ void on_segv(int sig, siginfo_t* info, void* uctx) noexcept {
       // A big frame may skip past the guard page: accept a few pages below.
       if (addr < lo && addr + 16 * kPage >= lo) {
         char msg[512];
-        const char* name = rec->task->name();
+        const char* name = rec->task ? rec->task->name() : "";
         int n = std::snprintf(msg, sizeof msg,
                               "weft: fiber '%s' overflowed its stack of %zu bytes (fault at %p, guard page "
                               "below %p); raise SpawnOptions::stack_size or Config::stack_size\n",

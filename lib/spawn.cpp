@@ -42,15 +42,36 @@ struct PooledStack {
 };
 
 void fiber_main(FiberRecord* rec) noexcept {
-  TaskBase* task = rec->task;
-  task->run();
-  // Leave the live list first: past run() no waiting call remains, and a
-  // joiner that returns then sees this fiber gone from RuntimeStats.
-  rec->live_list->remove(rec);
-  RuntimeCore* rt = rec->rt;
-  finish_task(task);
-  task->release_fiber();
-  rt->fiber_exited();
+  for (;;) {
+    TaskBase* task = rec->task;
+    task->run();
+    // Leave the live list first: past run() no waiting call remains, and a
+    // joiner that returns then sees this fiber gone from RuntimeStats.
+    rec->live_list->remove(rec);
+    RuntimeCore* rt = rec->rt;
+    finish_task(task);
+    task->release_fiber();
+    rt->fiber_exited();
+    // Wait, warm, for the next spawn on this worker (or end).
+    if (!current_worker()->park_spare(rec)) return;
+  }
+}
+
+// relaunch() starts task on rec, a fiber of worker w between tasks, from cur
+// (the spawning fiber, which waits in the LIFO slot as in launch()).
+void relaunch(Worker* w, FiberRecord* cur, FiberRecord* rec, TaskBase* task, const SpawnParams& params) noexcept {
+  rec->task = task;
+  rec->home = params.local ? w : nullptr;
+  rec->cancelled.store(false, std::memory_order_relaxed);
+  rec->scope_deadline = std::chrono::steady_clock::time_point::max();
+  w->stacks.count(1);
+  task->fiber_.store(rec, std::memory_order_release);
+  w->live.add(rec);
+  // As in launch(): a shutdown that began may have missed this fiber.
+  if (!w->rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
+  w->note_spawn();
+  w->set_running(rec->ctx);
+  rec->ctx->resume(cur->ctx);
 }
 
 }  // namespace
@@ -74,6 +95,13 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     throw std::logic_error("weft::spawn_local() must be called from a fiber of the runtime");
   if (!rt->accepting()) throw RuntimeStopped();
   if (params.name && !params.name->empty()) task->set_name(params.name->data(), params.name->size());
+
+  if (here && params.stack_size == 0) {
+    if (FiberRecord* spare = w->take_spare()) {
+      relaunch(w, cur, spare, task, params);
+      return;
+    }
+  }
 
   StackCache* cache = here ? &w->stacks : nullptr;
   Stack st = rt->stacks.acquire(params.stack_size, cache);

@@ -85,11 +85,31 @@ void Worker::thread_main() noexcept {
       self->suspend();
     }
     logger().debug("worker {} stopping", index);
+    // End the fibers kept between tasks: each returns from its main function
+    // and Boost frees it (and gives its stack back) like any finished fiber.
+    retiring_ = true;
+    while (FiberRecord* rec = take_spare()) {
+      rec->retire = true;
+      stacks.count(1);  // counted again: the release that follows uncounts it
+      set_running(rec->ctx);
+      rec->ctx->resume(self);
+    }
     // Leaving the block destroys nothing of Boost's; its scheduler goes at
     // thread exit, after draining finished fibers. Return cached stacks now.
   }
   rt->stacks.flush(stacks);
   set_current_worker(nullptr);
+}
+
+bool Worker::park_spare(FiberRecord* rec) noexcept {
+  if (retiring_ || spare_count_ == kSpareFibers || rec->stack_size != rt->stacks.default_usable()) return false;
+  rec->task = nullptr;
+  rec->home = nullptr;
+  spare_[spare_count_++] = rec;
+  stacks.count(-1);  // a stack in use is one a live fiber holds
+  // In no queue: only take_spare() on this thread resumes it.
+  rec->ctx->suspend();
+  return !rec->retire;
 }
 
 void Worker::request_stop() noexcept {
@@ -331,7 +351,9 @@ std::string Worker::running_name() const {
   Ctx* ctx = running();
   FiberRecord* rec = ctx ? record_of(ctx) : nullptr;
   if (!rec) return "(scheduler)";
-  const char* n = rec->task->name();
+  const TaskBase* task = rec->task;
+  if (!task) return "(between tasks)";
+  const char* n = task->name();
   std::string s(n, strnlen(n, 64));
   return s.empty() ? "(unnamed)" : s;
 }

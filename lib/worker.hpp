@@ -76,6 +76,16 @@ class Worker {
   // queue, for a stuck worker (monitor). Fibers still switching away stay.
   void release_handoffs() noexcept;
 
+  // park_spare() keeps the calling fiber, whose task has just ended, for a
+  // later spawn on this worker to reuse with its context, stack and record:
+  // it suspends until reused (true) or told to retire (false). False at once
+  // when the worker keeps enough such fibers, the fiber's stack is not of
+  // the default size, or the worker is stopping. Owner thread.
+  bool park_spare(FiberRecord* rec) noexcept;
+  // take_spare() is a fiber parked by park_spare() (the most recent: its stack
+  // is the warmest), or null. Owner thread.
+  FiberRecord* take_spare() noexcept { return spare_count_ ? spare_[--spare_count_] : nullptr; }
+
   // stuck() is set by the monitor when this worker has not switched fibers
   // for a millisecond, and cleared at its next pick. Any thread.
   bool stuck() const noexcept { return stuck_.load(std::memory_order_relaxed); }
@@ -201,6 +211,16 @@ class Worker {
   static constexpr unsigned kSighted = 64;  // workers watched; more are stolen from at once
   Sighting sightings_[kSighted];
   bool saw_young_ = false;  // work_visible() left non-empty queues alone
+
+  // Fibers between tasks (park_spare). A spawn that reuses one skips making
+  // and destroying a Boost.Fiber context (a context switch to start it, its
+  // allocation, the terminate path) and finds its stack in cache. Few are
+  // kept: the rest of the finished fibers give their stacks back to the
+  // pool, which trims them.
+  static constexpr unsigned kSpareFibers = 32;
+  FiberRecord* spare_[kSpareFibers];
+  unsigned spare_count_ = 0;
+  bool retiring_ = false;  // the thread is stopping: keep no more
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()
   std::atomic<bool> stuck_{false};
