@@ -5,7 +5,10 @@
 //     and retry at once (it may have come after the EAGAIN); otherwise publish
 //     (ctx, epoch) as the direction's waiter and park;
 //   - the poller, under the same lock, hands a new edge to the waiter (waking
-//     it) or, with no waiter, records it for the next wait.
+//     it) or, with no waiter, records it for the next wait;
+//   - a fiber that comes to wait while another one holds an edge it was
+//     handed (and has not come back to wait since) retries once: its failed
+//     attempt may predate that edge, and the data may still be there.
 // A stale edge only costs one extra EAGAIN. Events carry (index, gen), so an
 // event for a descriptor removed meanwhile is dropped.
 #include "reactor.hpp"
@@ -97,6 +100,7 @@ IoSource* Reactor::try_add(int fd, std::uint32_t& gen, int& err) noexcept {
     s->ready = 0;
     s->closed = false;
     s->waiters[0] = s->waiters[1] = IoSource::Waiter{};
+    s->edge_owner[0] = s->edge_owner[1] = nullptr;
     gen = s->gen;
   }
   if (int e = poller_.add(fd, token_of(s, gen))) {
@@ -143,9 +147,17 @@ bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_
     }
     if (s->ready & bit) {
       s->ready &= ~bit;
+      s->edge_owner[dir] = ctx;  // as if handed to us
       return true;
     }
     if (drained && s->closed) return true;
+    if (boost::fibers::context* owner = s->edge_owner[dir]) {
+      s->edge_owner[dir] = nullptr;
+      // Another fiber was handed the last edge and has not drained since:
+      // our failure may be older than that edge, so retry once. (The owner
+      // itself comes back after a failure that followed its edge.)
+      if (owner != ctx) return true;
+    }
     if (s->waiters[dir].ctx) {
       ec = std::make_error_code(std::errc::device_or_resource_busy);
       return false;
@@ -181,6 +193,7 @@ void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
         // Hand the edge to the waiter (it retries the operation anyway). Wake
         // under the lock: see remove().
         wake(s->waiters[dir].ctx, s->waiters[dir].epoch);
+        s->edge_owner[dir] = s->waiters[dir].ctx;
         s->waiters[dir] = IoSource::Waiter{};
       } else {
         s->ready |= bit;

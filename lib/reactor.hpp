@@ -43,6 +43,11 @@ struct IoSource {
   std::uint32_t ready = 0;  // readiness edges nobody has consumed (guarded by lock)
   bool closed = false;      // a kClosed edge came: hung up or failed for good (guarded by lock)
   Waiter waiters[2];        // [0] read, [1] write (guarded by lock)
+  // edge_owner[dir] is the fiber last handed an edge in that direction that
+  // has not come back to wait since: until it does, the data that edge
+  // announced may still be there, and another fiber's failed attempt may
+  // predate the edge (two fibers reading one descriptor). Guarded by lock.
+  boost::fibers::context* edge_owner[2] = {nullptr, nullptr};
   IoSource* next_free = nullptr;
 };
 

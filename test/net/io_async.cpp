@@ -215,6 +215,32 @@ TEST_CASE("a second waiter in the same direction is refused; cancellation ends a
   });
 }
 
+TEST_CASE("data announced to one fiber is not stranded for another whose attempt failed before it came") {
+  // Two fibers read one pipe. This one fails first (empty pipe); the other
+  // then takes one byte of the two that arrive, with the readiness edge they
+  // brought. Our wait must not sleep on data that is still there.
+  for_each_workers([] {
+    auto p = make_pipe();
+    char mine = 0;
+    CHECK(read_fd(p.r.get_mut(), &mine, 1) == -1);
+    CHECK(errno == EAGAIN);
+    auto other = weft::spawn([&] {
+      char c = 0;
+      auto n = p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, soon());
+      return n == 1 ? c : '?';
+    });
+    weft::this_fiber::yield();
+    CHECK(write_fd(p.w.get_mut(), "ab", 2) == 2);
+    CHECK(other.join() == 'a');
+    std::error_code ec;
+    const auto t0 = Clock::now();
+    CHECK(p.r.readable(ec, weft::deadline_in(2s)));
+    CHECK(Clock::now() - t0 < 1s);
+    CHECK(read_fd(p.r.get_mut(), &mine, 1) == 1);
+    CHECK(mine == 'b');
+  });
+}
+
 TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber") {
   Watchdog dog(60s, "Async outside fibers");
   const int fds_before = fd_count();
