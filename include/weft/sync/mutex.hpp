@@ -19,10 +19,11 @@ class CondVar;
 // that parks holding a std::mutex leaves its worker free to run a fiber that
 // then blocks the whole thread on that std::mutex, and the worker deadlocks.
 //
-// A fiber that finds the Mutex taken spins briefly (the holder may be about
-// to release it on another worker) unless its worker has other fibers ready
-// or is its runtime's only worker, then queues and parks. unlock() frees the
-// Mutex and wakes the oldest waiter, which competes with fibers that are
+// A fiber that finds the Mutex taken tries once more, then spins briefly (the
+// holder may be about to release it on another worker) unless its worker has
+// other fibers ready or is its runtime's only worker, then queues and parks.
+// unlock() frees the Mutex (one atomic operation while a woken waiter is on
+// its way) and wakes the oldest waiter, which competes with fibers that are
 // running: those may take it first (throughput: a running fiber does not wait
 // for a parked one to be scheduled). A woken waiter that loses that race, or
 // that others kept going past for 50 us before it could run, is owed the
