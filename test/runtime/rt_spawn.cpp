@@ -202,3 +202,34 @@ TEST_CASE("block_on from inside a fiber throws std::logic_error") {
     CHECK_THROWS_AS(other.block_on([] { return 2; }), std::logic_error);
   });
 }
+
+TEST_CASE("a spawn that reuses a finished fiber starts it clean") {
+  // A finished fiber waits for reuse by the next spawn on its worker (always
+  // so with one worker). Its next function must not inherit the last one's
+  // cancellation or name, and it counts as neither live nor holding a stack.
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "reused fibers");
+  weft::Runtime rt(config(workers));
+  rt.block_on([] {
+    for (int round = 0; round < 100; ++round) {
+      auto first = weft::spawn(weft::SpawnOptions{"first", 0}, [] {
+        try {
+          weft::this_fiber::sleep_for(60s);
+          return false;
+        } catch (const weft::Cancelled&) {
+          return weft::this_fiber::cancelled();
+        }
+      });
+      first.cancel();
+      REQUIRE(first.join());
+      auto second = weft::spawn(weft::SpawnOptions{"second", 0}, [] {
+        weft::this_fiber::sleep_for(1ms);  // throws Cancelled if it inherited the flag
+        return !weft::this_fiber::cancelled() && weft::this_fiber::name() == "second";
+      });
+      REQUIRE(second.join());
+    }
+  });
+  const auto s = rt.stats();
+  CHECK(s.live_fibers == 0);
+  CHECK(s.stacks_in_use == 0);
+}
