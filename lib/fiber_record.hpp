@@ -62,6 +62,20 @@ class FiberRecord final : public boost::fibers::fiber_properties {
   // retire tells a fiber parked between tasks to end instead (worker stop).
   bool retire = false;
 
+  // begin_task() readies a fiber kept between tasks for its next one: the
+  // state a spawn sets, or a task leaves behind, starts afresh.
+  void begin_task(TaskBase* t, Worker* pinned_to) noexcept {
+    task = t;
+    home = pinned_to;
+    cancelled.store(false, std::memory_order_relaxed);
+    scope_deadline = std::chrono::steady_clock::time_point::max();
+  }
+  // end_task() is the fiber's state between tasks.
+  void end_task() noexcept {
+    task = nullptr;
+    home = nullptr;
+  }
+
   // Detached parking (wait.cpp): a fiber that may move parks detached from
   // its worker, so that whoever wakes it can run it on its own worker.
   // park_state: kRunning, kParked (committed to park; park_lock is held until

@@ -57,21 +57,25 @@ void fiber_main(FiberRecord* rec) noexcept {
   }
 }
 
-// relaunch() starts task on rec, a fiber of worker w between tasks, from cur
-// (the spawning fiber, which waits in the LIFO slot as in launch()).
-void relaunch(Worker* w, FiberRecord* cur, FiberRecord* rec, TaskBase* task, const SpawnParams& params) noexcept {
-  rec->task = task;
-  rec->home = params.local ? w : nullptr;
-  rec->cancelled.store(false, std::memory_order_relaxed);
-  rec->scope_deadline = std::chrono::steady_clock::time_point::max();
-  w->stacks.count(1);
+// go_live() makes rec, about to run task, reachable by cancel_task() and by
+// shutdown (through list).
+void go_live(RuntimeCore* rt, FiberRecord* rec, TaskBase* task, LiveList& list) noexcept {
   task->fiber_.store(rec, std::memory_order_release);
-  w->live.add(rec);
-  // As in launch(): a shutdown that began may have missed this fiber.
-  if (!w->rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
+  list.add(rec);
+  // Shutdown sets its state before it walks the live lists: either it saw this
+  // fiber, or we see the state now. Such a fiber still runs, cancelled at once.
+  if (!rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
+}
+
+// run_now() switches from the spawning fiber self to its child ctx, attached
+// to worker w. The spawner waits in the LIFO slot and resumes when the child
+// parks or ends; if the child runs long, an idle worker takes the spawner from
+// the slot (Worker::steal_lifo, once it has waited there for kStealAge), so
+// that its later spawns are not held back while a core has nothing to do.
+void run_now(Worker* w, Ctx* self, Ctx* ctx) noexcept {
   w->note_spawn();
-  w->set_running(rec->ctx);
-  rec->ctx->resume(cur->ctx);
+  w->set_running(ctx);
+  ctx->resume(self);
 }
 
 }  // namespace
@@ -98,7 +102,10 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
 
   if (here && params.stack_size == 0) {
     if (FiberRecord* spare = w->take_spare()) {
-      relaunch(w, cur, spare, task, params);
+      spare->begin_task(task, params.local ? w : nullptr);
+      w->stacks.count(1);  // uncounted by park_spare()
+      go_live(rt, spare, task, w->live);
+      run_now(w, cur->ctx, spare->ctx);
       return;
     }
   }
@@ -128,22 +135,10 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     throw;
   }
   rec->ctx = ctx;
-  task->fiber_.store(rec, std::memory_order_release);
-  LiveList& list = here ? w->live : rt->outside_live;
-  list.add(rec);
-  // Shutdown sets its state before it walks the live lists: either it saw this
-  // fiber, or we see the state now. Such a fiber still runs, cancelled at once.
-  if (!rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
+  go_live(rt, rec, task, here ? w->live : rt->outside_live);
   if (here) {
-    Ctx* self = cur->ctx;
-    self->attach(ctx);
-    w->note_spawn();
-    // Run the child now. We wait in the LIFO slot and resume when it parks or
-    // ends; if the child runs long, an idle worker takes us from the slot
-    // (Worker::steal_lifo, once we have waited there for kStealAge), so that
-    // our later spawns are not held back while a core has nothing to do.
-    w->set_running(ctx);
-    ctx->resume(self);
+    cur->ctx->attach(ctx);
+    run_now(w, cur->ctx, ctx);
   } else {
     rt->inject(ctx);
   }

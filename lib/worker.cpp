@@ -103,8 +103,7 @@ void Worker::thread_main() noexcept {
 
 bool Worker::park_spare(FiberRecord* rec) noexcept {
   if (retiring_ || spare_count_ == kSpareFibers || rec->stack_size != rt->stacks.default_usable()) return false;
-  rec->task = nullptr;
-  rec->home = nullptr;
+  rec->end_task();
   spare_[spare_count_++] = rec;
   stacks.count(-1);  // a stack in use is one a live fiber holds
   // In no queue: only take_spare() on this thread resumes it.
