@@ -83,6 +83,11 @@ void Worker::thread_main() noexcept {
       // A wake that lands before the switch waits in the remote queue, which
       // only this thread drains, after the switch.
       self->suspend();
+      // request_stop() wakes us under main_mu_, and the wake touches this
+      // thread's scheduler after queueing us (Boost notifies the algorithm
+      // last): wait for it to let go before the scheduler can go with the
+      // thread.
+      lk.lock();
     }
     logger().debug("worker {} stopping", index);
     // End the fibers kept between tasks: each returns from its main function

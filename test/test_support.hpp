@@ -17,9 +17,41 @@ namespace test_common {
 
 using namespace std::chrono_literals;
 
+// dump_threads() prints each thread of the process with its name, state and
+// where the kernel holds it (wchan, the system call and its first argument):
+// enough to tell a worker parked on its futex from one blocked in epoll_wait
+// or spinning, when a hang happens once in a thousand runs.
+inline void dump_threads() {
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return;
+  auto slurp = [](const std::string& path) {
+    std::string s;
+    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+      char buf[256];
+      std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+      std::fclose(f);
+      s.assign(buf, n);
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+    }
+    return s;
+  };
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string t = std::string("/proc/self/task/") + e->d_name;
+    const std::string stat = slurp(t + "/stat");
+    const auto close = stat.rfind(')');
+    const char state = close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+    std::string sys = slurp(t + "/syscall");
+    if (auto sp = sys.find(' '); sp != std::string::npos) sys = sys.substr(0, sys.find(' ', sp + 1));
+    std::fprintf(stderr, "  thread %s %-16s state %c wchan %-24s syscall %s\n", e->d_name, slurp(t + "/comm").c_str(),
+                 state, slurp(t + "/wchan").c_str(), sys.c_str());
+  }
+  closedir(dir);
+}
+
 // Watchdog aborts the process when its scope outlives a limit: a hung fiber
 // (or a worker stuck in a blocking call) cannot be unwound, so naming what
-// hung beats a silent meson timeout.
+// hung, and where each thread waits, beats a silent meson timeout.
 class Watchdog {
  public:
   Watchdog(std::chrono::milliseconds limit, std::string what)
@@ -41,6 +73,7 @@ class Watchdog {
     if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
       std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what_.c_str(),
                    static_cast<long long>(limit.count()));
+      dump_threads();
       std::fflush(stderr);
       std::abort();
     }
