@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "fiber_record.hpp"
 #include "log.hpp"
 #include "steady_ns.hpp"
@@ -29,7 +31,6 @@ namespace weft::detail {
 
 namespace {
 constexpr std::uint32_t kChunk = 1024;
-constexpr int kMaxEvents = 256;
 
 std::uint64_t token_of(const IoSource* s, std::uint32_t gen) noexcept {
   return static_cast<std::uint64_t>(s->index) << 32 | gen;
@@ -202,12 +203,12 @@ void Reactor::dispatch(const PollEvent* evs, int n) noexcept {
   }
 }
 
-int Reactor::poll(Worker* w, std::chrono::nanoseconds timeout) noexcept {
+int Reactor::poll(Worker* w, std::chrono::nanoseconds timeout, int max_events) noexcept {
   if (token_.load(std::memory_order_relaxed) || token_.exchange(true, std::memory_order_acquire)) return -1;
   const bool blocking = timeout.count() != 0;
   if (blocking) blocking_poller_.store(true, std::memory_order_relaxed);
   PollEvent evs[kMaxEvents];
-  int n = poller_.wait(evs, kMaxEvents, timeout);
+  int n = poller_.wait(evs, std::clamp(max_events, 1, kMaxEvents), timeout);
   last_poll_ns_.store(steady_ns(), std::memory_order_relaxed);
   if (blocking) blocking_poller_.store(false, std::memory_order_relaxed);
   token_.store(false, std::memory_order_release);

@@ -81,8 +81,14 @@ class Reactor {
 
   // poll() polls if the token is free; timeout zero does not block. Returns
   // the number of events handled, or -1 if someone else holds the token.
-  // w is the polling worker, or null.
-  int poll(Worker* w, std::chrono::nanoseconds timeout) noexcept;
+  // w is the polling worker, or null. At most max_events are taken; the rest
+  // stay in the kernel's ready list, in order, for the next poll.
+  static constexpr int kMaxEvents = 256;
+  int poll(Worker* w, std::chrono::nanoseconds timeout, int max_events = kMaxEvents) noexcept;
+
+  // will_poll() tells the reactor thread that a busy worker, which looked
+  // at t, will poll soon: no need to poll for it.
+  void will_poll(std::int64_t t) noexcept { last_poll_ns_.store(t, std::memory_order_relaxed); }
 
   // interrupt() wakes a poll blocked by a worker. Any thread.
   void interrupt() noexcept { poller_.interrupt(); }

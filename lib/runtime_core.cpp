@@ -278,6 +278,16 @@ void RuntimeCore::inject(Ctx* ctx) noexcept {
   notify_idle();
 }
 
+void RuntimeCore::inject_batch(Ctx* const* ctxs, std::uint32_t n) noexcept {
+  if (n == 0) return;
+  {
+    std::lock_guard<std::mutex> lk(inject_mu_);
+    injected_.insert(injected_.end(), ctxs, ctxs + n);
+    injected_count_.fetch_add(n, std::memory_order_release);
+  }
+  notify_idle();
+}
+
 Ctx* RuntimeCore::take_injected() noexcept {
   std::lock_guard<std::mutex> lk(inject_mu_);
   if (injected_.empty()) return nullptr;

@@ -35,6 +35,8 @@ class RuntimeCore {
 
   // inject() queues a fiber made outside this runtime's workers. Any thread.
   void inject(Ctx* ctx) noexcept;
+  // inject_batch() queues n fibers at once (a full run queue's overflow).
+  void inject_batch(Ctx* const* ctxs, std::uint32_t n) noexcept;
   // take_injected() pops one injected fiber, or null. Any worker.
   Ctx* take_injected() noexcept;
   bool has_injected() const noexcept { return injected_count_.load(std::memory_order_acquire) != 0; }

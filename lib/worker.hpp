@@ -126,6 +126,11 @@ class Worker {
 
   static constexpr std::uint32_t kDispatchInterval = 61;  // as Go's and Tokio's
   static constexpr std::uint32_t kMaxLifoStreak = 3;      // as Tokio's
+  // A busy worker polls for ready sockets only with this much room in its
+  // queue (maintain()), or when it has not polled for kBusyPollNs; below
+  // it, it has enough to run meanwhile.
+  static constexpr int kMinPollRoom = 128;
+  static constexpr std::int64_t kBusyPollNs = 2'000'000;
 
   // note_spawn() tells the LIFO cap that the running fiber spawned: a spawner
   // resumed from the slot is continuing its own work, not ping-ponging.
@@ -183,6 +188,7 @@ class Worker {
   std::atomic<std::uint64_t> switches_{0};
   unsigned color_ = 0;
   std::uint32_t dispatch_countdown_ = kDispatchInterval;
+  std::int64_t last_poll_ns_ = 0;  // of maintain()'s last poll (owner thread)
   Ctx* dispatcher_ = nullptr;
   Ctx* yielding_ = nullptr;
   boost::fibers::scheduler::ready_queue_type pinned_;
