@@ -93,7 +93,8 @@ bool io_wait(IoHandle& h, int fd, int dir, Deadline deadline, std::error_code& e
     // so wait the slow way rather than hang.
     return poll_wait(fd, dir, std::min(deadline, rec->scope_deadline), ec);
   }
-  if (std::min(deadline, rec->scope_deadline) <= Clock::now()) {
+  // No clock read for the common case of no deadline at all.
+  if (const auto d = std::min(deadline, rec->scope_deadline); d != Clock::time_point::max() && d <= Clock::now()) {
     ec = std::make_error_code(std::errc::timed_out);
     return false;
   }
