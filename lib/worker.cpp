@@ -138,10 +138,10 @@ void Worker::maintain() noexcept {
   // the injection queue, where fibers wait behind every later poll's (1,000
   // echo connections: a p99 of 52 ms instead of 12); left in the kernel's
   // ready list they keep their order, and come with the next poll. A queue
-  // this full runs for a
-  // while: tell the reactor thread so, or it would poll behind our back and
-  // hand us a full batch from outside. Still poll now and then, a little,
-  // in case the queue never empties (fibers that only yield).
+  // this full runs for a while: tell the reactor thread so, or it would poll
+  // behind our back and hand us a full batch from outside. Still poll now
+  // and then, a little, in case the queue never empties (fibers that only
+  // yield).
   const std::uint32_t queued = std::min(queue_.size_hint(), RunQueue<Ctx>::kCapacity);
   const int room = static_cast<int>(RunQueue<Ctx>::kCapacity - queued) - 1;  // and the LIFO slot's
   const std::int64_t t = to_ns(now);
