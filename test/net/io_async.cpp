@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -238,6 +239,38 @@ TEST_CASE("data announced to one fiber is not stranded for another whose attempt
     CHECK(Clock::now() - t0 < 1s);
     CHECK(read_fd(p.r.get_mut(), &mine, 1) == 1);
     CHECK(mine == 'b');
+  });
+}
+
+TEST_CASE("a descriptor is served while a thousand fibers keep yielding") {
+  // A busy worker polls for descriptors only when its run queue has room,
+  // and tells the reactor thread not to poll for it meanwhile; 1,000
+  // fibers that yield in turn keep its 256-place queue full most of the
+  // time. The pipe's reader must still wake: the worker also polls a little
+  // every few milliseconds, whatever the room.
+  for_each_workers([] {
+    auto p = make_pipe();
+    std::atomic<bool> stop{false};
+    std::vector<weft::JoinHandle<void>> spinners;
+    for (int i = 0; i < 1000; ++i)
+      spinners.push_back(weft::spawn([&] {
+        while (!stop.load(std::memory_order_relaxed)) weft::this_fiber::yield();
+      }));
+    // Go round the queue a few times first: the worker's first look is a
+    // poll whatever the room. Then the reader runs at once, finds the pipe
+    // empty and parks; only a poll can wake it (or its deadline, which fails
+    // the case).
+    for (int i = 0; i < 3; ++i) weft::this_fiber::yield();
+    auto reader = weft::spawn([&] {
+      char c = 0;
+      std::error_code ec;
+      auto n = p.r.read_with([&](OwnedFd& fd) { return read_fd(fd, &c, 1); }, ec, soon());
+      return n == 1 ? c : '?';
+    });
+    CHECK(write_fd(p.w.get_mut(), "x", 1) == 1);
+    CHECK(reader.join() == 'x');
+    stop.store(true, std::memory_order_relaxed);
+    for (auto& h : spinners) h.join();
   });
 }
 
