@@ -269,14 +269,7 @@ std::size_t RuntimeCore::live_count() noexcept {
   return n;
 }
 
-void RuntimeCore::inject(Ctx* ctx) noexcept {
-  {
-    std::lock_guard<std::mutex> lk(inject_mu_);
-    injected_.push_back(ctx);
-    injected_count_.fetch_add(1, std::memory_order_release);
-  }
-  notify_idle();
-}
+void RuntimeCore::inject(Ctx* ctx) noexcept { inject_batch(&ctx, 1); }
 
 void RuntimeCore::inject_batch(Ctx* const* ctxs, std::uint32_t n) noexcept {
   if (n == 0) return;

@@ -103,7 +103,6 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   if (here && params.stack_size == 0) {
     if (FiberRecord* spare = w->take_spare()) {
       spare->begin_task(task, params.local ? w : nullptr);
-      w->stacks.count(1);  // uncounted by park_spare()
       go_live(rt, spare, task, w->live);
       run_now(w, cur->ctx, spare->ctx);
       return;

@@ -94,8 +94,7 @@ void Worker::thread_main() noexcept {
     // and Boost frees it (and gives its stack back) like any finished fiber.
     retiring_ = true;
     while (FiberRecord* rec = take_spare()) {
-      rec->retire = true;
-      stacks.count(1);  // counted again: the release that follows uncounts it
+      rec->retire = true;  // its stack, counted again, is uncounted by its release
       set_running(rec->ctx);
       rec->ctx->resume(self);
     }

@@ -83,8 +83,12 @@ class Worker {
   // the default size, or the worker is stopping. Owner thread.
   bool park_spare(FiberRecord* rec) noexcept;
   // take_spare() is a fiber parked by park_spare() (the most recent: its stack
-  // is the warmest), or null. Owner thread.
-  FiberRecord* take_spare() noexcept { return spare_count_ ? spare_[--spare_count_] : nullptr; }
+  // is the warmest), or null; its stack counts as in use again. Owner thread.
+  FiberRecord* take_spare() noexcept {
+    if (!spare_count_) return nullptr;
+    stacks.count(1);  // uncounted by park_spare()
+    return spare_[--spare_count_];
+  }
 
   // stuck() is set by the monitor when this worker has not switched fibers
   // for a millisecond, and cleared at its next pick. Any thread.
