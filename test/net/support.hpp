@@ -63,7 +63,9 @@ void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms,
   Watchdog dog(limit, "test with " + std::to_string(n) + " workers");
   const int fds_before = fd_count();
   {
-    weft::Runtime rt(weft::Config{}.worker_threads(n));
+    // No spare workers: socket calls never block a worker, and a spare that a
+    // loaded machine starts beside one worker would make fibers move there.
+    weft::Runtime rt(weft::Config{}.worker_threads(n).max_spare_workers(0));
     if constexpr (std::is_invocable_v<F&, unsigned>) {
       rt.block_on([&] { f(n); });
     } else {
