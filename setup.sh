@@ -117,7 +117,10 @@ run_leg() {
   fi
 }
 
-# count_results prints "N passed, N failed, N skipped" over the legs' logs.
+# count_results prints, for each test that failed, its name, result and the
+# end of its output (a long CI log may be shown only in part: its end then
+# still says what failed and why), and then, as its last line,
+# "N passed, N failed, N skipped" over the legs' logs.
 count_results() {
   python3 - "$@" <<'PY'
 import json, sys
@@ -130,14 +133,20 @@ for path in sys.argv[1:]:
     for line in lines:
         if not line.strip():
             continue
-        result = json.loads(line)["result"]
+        test = json.loads(line)
+        result = test["result"]
         if result in ("OK", "EXPECTEDFAIL"):
             passed += 1
         elif result == "SKIP":
             skipped += 1
         else:
             failed += 1
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
+            tail = (test.get("stdout") or "").splitlines()[-60:]
+            print(f"--- failed: {test['name']} in {path.split('/')[0]}/: "
+                  f"{result} after {test.get('duration', 0):.1f} s, "
+                  f"exit {test.get('returncode')}; the end of its output:")
+            print("\n".join("  " + t for t in tail))
+print(f"weft: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 }
 
@@ -163,7 +172,7 @@ finish() {
   if [[ ${#failed_legs[@]} -gt 0 ]]; then
     echo "setup.sh: failed: ${failed_legs[*]}"
   fi
-  echo "weft: $(count_results "${logs[@]}")"
+  count_results "${logs[@]}"
   [[ ${#failed_legs[@]} -eq 0 ]]
 }
 
