@@ -45,12 +45,15 @@ void sleep_until(std::chrono::steady_clock::time_point tp) {
     return;
   }
   detail::check_cancel(rec);
-  if (tp <= std::chrono::steady_clock::now()) return;
   // Only the deadline (ours, or an earlier deadline scope's) or a cancel
-  // wakes us.
+  // wakes us. wait_until() returns at once for a deadline already past, and
+  // reads the clock itself: each read is a few percent of a short sleep.
   std::size_t epoch = detail::new_epoch(rec->ctx);
   auto r = detail::wait_until(rec, epoch, tp);
   if (r == detail::WaitResult::cancelled) throw Cancelled();
+  // timed_out means the earlier of tp and the scope's deadline has passed:
+  // the sleep is over unless the scope's came first.
+  if (r == detail::WaitResult::timed_out && tp <= rec->scope_deadline) return;
   if (std::chrono::steady_clock::now() < tp)
     throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: sleep cut short by a deadline scope");
 }

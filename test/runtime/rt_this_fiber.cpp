@@ -42,6 +42,38 @@ TEST_CASE("sleep_for sleeps at least the asked time and not much longer") {
   });
 }
 
+TEST_CASE("a sleep inside a deadline scope: cut short by an earlier scope, whole under a later one") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "sleep in a deadline scope");
+  weft::Runtime rt(config(workers));
+  rt.block_on([] {
+    // The scope ends first: timed_out, once the scope's deadline has passed.
+    auto t0 = Clock::now();
+    bool timed_out = false;
+    try {
+      weft::with_timeout(20ms, [] { weft::this_fiber::sleep_for(1h); });
+    } catch (const std::system_error& e) {
+      timed_out = e.code() == std::errc::timed_out;
+    }
+    auto took = Clock::now() - t0;
+    CHECK(timed_out);
+    CHECK(took >= 20ms);
+    CHECK(took < 20ms + kSlack);
+    // The sleep ends first: it returns normally after its own time.
+    t0 = Clock::now();
+    CHECK_NOTHROW(weft::with_timeout(1h, [] { weft::this_fiber::sleep_for(10ms); }));
+    took = Clock::now() - t0;
+    CHECK(took >= 10ms);
+    CHECK(took < 10ms + kSlack);
+    // Both already past: the sleep returns at once, without an error.
+    t0 = Clock::now();
+    CHECK_NOTHROW(weft::with_deadline(t0 - 1s, [&] { weft::this_fiber::sleep_until(t0 - 2s); }));
+    // Only the scope past: the sleep cannot be had, so it is cut short.
+    CHECK_THROWS_AS(weft::with_deadline(t0 - 1s, [] { weft::this_fiber::sleep_for(1h); }), std::system_error);
+    CHECK(Clock::now() - t0 < kSlack);
+  });
+}
+
 TEST_CASE("many fibers sleeping different times each wake on time") {
   WEFT_WORKER_SUBCASES(workers);
   Watchdog dog(60s, "concurrent sleeps");
