@@ -142,7 +142,7 @@ for path in sys.argv[1:]:
         else:
             failed += 1
             tail = (test.get("stdout") or "").splitlines()[-60:]
-            print(f"--- failed: {test['name']} in {path.split('/')[0]}/: "
+            print(f"--- failed: {test['name']} in {path.rsplit('/meson-logs', 1)[0]}/: "
                   f"{result} after {test.get('duration', 0):.1f} s, "
                   f"exit {test.get('returncode')}; the end of its output:")
             print("\n".join("  " + t for t in tail))
