@@ -102,9 +102,7 @@ namespace {
 // big_write() writes kBig bytes on a stream kind while a reader fiber drains
 // them, and checks the count and the bytes. With one worker the reader must
 // have run on the writer's own thread: the write parked, it did not block.
-// Run it with kNoSpares: a spare worker, started when a loaded machine keeps
-// the one worker from switching for 10 ms, could otherwise run the reader.
-const weft::Config kNoSpares = weft::Config{}.max_spare_workers(0);
+// Run it with kNoSpares (support.hpp): a spare worker could run the reader.
 
 void big_write(StreamKind k, const Env& env) {
   constexpr std::size_t kBig = 4 << 20;

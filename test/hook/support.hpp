@@ -104,6 +104,11 @@ void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms, w
   CHECK(fd_count() == fds_before);
 }
 
+// kNoSpares is the configuration of cases that assert where fibers ran with
+// one worker: a spare worker, which the monitor starts when a loaded machine
+// keeps the one worker from switching for 10 ms, would run fibers too.
+inline const weft::Config kNoSpares = weft::Config{}.max_spare_workers(0);
+
 // for_each_workers() runs the same case with 1, 2 and 4 workers.
 template <class F>
 void for_each_workers(F&& f, std::chrono::milliseconds limit = 120'000ms, weft::Config cfg = {}) {
