@@ -341,6 +341,7 @@ RuntimeStats RuntimeCore::stats() noexcept {
   for (auto& w : workers) {
     s.steals += w->steals.load(std::memory_order_relaxed);
     s.parks += w->parks.load(std::memory_order_relaxed);
+    s.spare_fibers += w->spare_fibers();
     if (w->thread.joinable()) ++s.workers_running;
     s.pending_timers += w->timers().pending();
   }

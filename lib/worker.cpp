@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "fiber_record.hpp"
@@ -106,13 +107,28 @@ void Worker::thread_main() noexcept {
 }
 
 bool Worker::park_spare(FiberRecord* rec) noexcept {
-  if (retiring_ || spare_count_ == kSpareFibers || rec->stack_size != rt->stacks.default_usable()) return false;
+  if (retiring_ || rec->stack_size != rt->stacks.default_usable() || !spares_.put(rec)) return false;
   rec->end_task();
-  spare_[spare_count_++] = rec;
   stacks.count(-1);  // a stack in use is one a live fiber holds
   // In no queue: only take_spare() on this thread resumes it.
   rec->ctx->suspend();
   return !rec->retire;
+}
+
+void Worker::end_spares(std::int64_t now_ns) noexcept {
+  // One batch at a time, and only with nothing else waiting here: each ends
+  // with a switch and Boost's teardown, which should not delay real work.
+  if (!pinned_.empty() || has_lifo() || queue_.size_hint() != 0) return;
+  const std::size_t n = spares_.due(now_ns);
+  for (std::size_t i = 0; i < n; ++i) {
+    FiberRecord* rec = take_spare();
+    rec->retire = true;  // its stack, counted again, is uncounted by its release
+    // Pinned here, so that it stays attached: a stopping worker's Boost
+    // scheduler still runs it before the thread ends.
+    rec->home = this;
+    sched->schedule(rec->ctx);
+  }
+  spares_.ended(n);
 }
 
 void Worker::request_stop() noexcept {
@@ -131,6 +147,8 @@ void Worker::maintain() noexcept {
   // here (awakened), before the pick below.
   const auto now = std::chrono::steady_clock::now();
   timers_.run(now);
+  const std::int64_t t = to_ns(now);
+  end_spares(t);
   if (!rt->reactor.has_sources()) return;
   // Take no more ready sockets than the run queue has room for. With a
   // thousand busy connections a full batch would overflow the queue into
@@ -143,7 +161,6 @@ void Worker::maintain() noexcept {
   // yield).
   const std::uint32_t queued = std::min(queue_.size_hint(), RunQueue<Ctx>::kCapacity);
   const int room = static_cast<int>(RunQueue<Ctx>::kCapacity - queued) - 1;  // and the LIFO slot's
-  const std::int64_t t = to_ns(now);
   if (room >= kMinPollRoom || t - last_poll_ns_ >= kBusyPollNs) {
     rt->reactor.poll(this, std::chrono::nanoseconds(0), std::max(room, kMinPollRoom));
     last_poll_ns_ = t;
@@ -382,6 +399,12 @@ std::string Worker::running_name() const {
 void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept {
   using clock = std::chrono::steady_clock;
   tp = std::min(tp, timers_.next_deadline());
+  // Spares due to end: the dispatcher's next pick (maintain()) ends a batch.
+  if (spares_.ending()) return;
+  // Wake to look at the spares a burst left, at the end of their window.
+  const std::int64_t look = spares_.next_look();
+  if (look != std::numeric_limits<std::int64_t>::max())
+    tp = std::min(tp, clock::time_point(std::chrono::nanoseconds(look)));
   // The dispatcher drains the remote queue right after this returns.
   if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
   // Spin: a fiber handed over by another thread is picked up without the

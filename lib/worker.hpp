@@ -39,6 +39,7 @@
 #include "live_list.hpp"
 #include "parker.hpp"
 #include "run_queue.hpp"
+#include "spare_fibers.hpp"
 #include "stack_pool.hpp"
 #include "timers.hpp"
 
@@ -79,16 +80,18 @@ class Worker {
   // park_spare() keeps the calling fiber, whose task has just ended, for a
   // later spawn on this worker to reuse with its context, stack and record:
   // it suspends until reused (true) or told to retire (false). False at once
-  // when the worker keeps enough such fibers, the fiber's stack is not of
-  // the default size, or the worker is stopping. Owner thread.
+  // when the fiber's stack is not of the default size, the worker is
+  // stopping, or there is no memory to list it. Owner thread.
   bool park_spare(FiberRecord* rec) noexcept;
   // take_spare() is a fiber parked by park_spare() (the most recent: its stack
   // is the warmest), or null; its stack counts as in use again. Owner thread.
   FiberRecord* take_spare() noexcept {
-    if (!spare_count_) return nullptr;
-    stacks.count(1);  // uncounted by park_spare()
-    return spare_[--spare_count_];
+    FiberRecord* rec = spares_.take();
+    if (rec) stacks.count(1);  // uncounted by park_spare()
+    return rec;
   }
+  // spare_fibers() counts the fibers kept between tasks. Any thread.
+  std::size_t spare_fibers() const noexcept { return spares_.size(); }
 
   // stuck() is set by the monitor when this worker has not switched fibers
   // for a millisecond, and cleared at its next pick. Any thread.
@@ -222,14 +225,10 @@ class Worker {
   Sighting sightings_[kSighted];
   bool saw_young_ = false;  // work_visible() left non-empty queues alone
 
-  // Fibers between tasks (park_spare). A spawn that reuses one skips making
-  // and destroying a Boost.Fiber context (a context switch to start it, its
-  // allocation, the terminate path) and finds its stack in cache. Few are
-  // kept: the rest of the finished fibers give their stacks back to the
-  // pool, which trims them.
-  static constexpr unsigned kSpareFibers = 32;
-  FiberRecord* spare_[kSpareFibers];
-  unsigned spare_count_ = 0;
+  // Fibers between tasks (park_spare), and when to end those a burst left.
+  SpareFibers spares_;
+  // end_spares() ends the spares due (a batch) when nothing else waits here.
+  void end_spares(std::int64_t now_ns) noexcept;
   bool retiring_ = false;  // the thread is stopping: keep no more
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()

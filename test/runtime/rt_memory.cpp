@@ -1,6 +1,7 @@
-// Stack memory after a burst: fibers that touched their stacks and ended
-// leave the stacks pooled, but beyond a few thousand of them the pool gives
-// their pages back to the system once the burst is over (half a second), off
+// Memory after a burst. Fibers that end are kept for later spawns to reuse,
+// but those no spawn needed for half a second end, beyond 32 a worker. Their
+// stacks go back to the pool, which gives the pages of all but a few
+// thousand back to the system once the burst is over (half a second), off
 // the workers' path (the runtime's monitor trims the pool).
 #include <atomic>
 #include <cstdio>
@@ -72,4 +73,39 @@ TEST_CASE("stacks left behind by a burst of 8,192 fibers give most of their memo
   CHECK(wait_until([&] { return (now = rss_kb()) <= peak - expect_back; }, 10s));
   MESSAGE("workers=" << workers << " base=" << base << " KiB, peak=" << peak << " KiB, after=" << now << " KiB");
   CHECK(rt.stats().stacks_in_use == 0);
+}
+
+TEST_CASE("fibers a burst leaves for reuse end once unneeded, beyond 32 a worker, and a new burst still runs") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "spare fibers");
+  constexpr std::size_t kFibers = 2000;
+  weft::Runtime rt(config(workers));
+  rt.start();
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    weft::Event go;
+    std::atomic<std::size_t> parked{0};
+    std::vector<weft::JoinHandle<void>> hs;
+    hs.reserve(kFibers);
+    for (std::size_t i = 0; i < kFibers; ++i) {
+      hs.push_back(rt.spawn([&] {
+        parked.fetch_add(1, std::memory_order_relaxed);
+        go.wait();
+      }));
+    }
+    REQUIRE(wait_until([&] { return parked.load() == kFibers; }, 60s));
+    go.set();
+    for (auto& h : hs) h.join();
+    // Just after the burst its fibers are kept: none has gone unneeded for a
+    // whole window yet.
+    const std::size_t kept = rt.stats().spare_fibers;
+    CHECK(kept >= kFibers / 2);
+    std::size_t left = kept;
+    const std::size_t keep = 32 * rt.stats().workers_running;
+    CHECK(wait_until([&] { return (left = rt.stats().spare_fibers) <= keep; }, 10s));
+    MESSAGE("workers=" << workers << " kept=" << kept << " left=" << left << " keep=" << keep);
+    // The last batch ends a moment later; until then its stacks count as used.
+    CHECK(wait_until([&] { return rt.stats().stacks_in_use == 0; }, 2s));
+    CHECK(rt.stats().live_fibers == 0);
+  }
 }
