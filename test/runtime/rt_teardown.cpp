@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include <weft/sync/event.hpp>
+
 #include "support.hpp"
 
 using namespace weft_test;
@@ -83,6 +85,38 @@ TEST_CASE("no fiber, stack or thread left after join and shutdown") {
   // Destroyed: everything is back.
   CHECK(thread_count() == threads0);
   CHECK(fd_count() == fds0);
+}
+
+TEST_CASE("shutdown with the fibers of a burst kept for reuse, or ending, leaves nothing behind") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(90s, "teardown with spare fibers");
+  constexpr std::size_t kFibers = 3'000;
+  weft::Runtime rt(config(workers));
+  // Cycle 0 and 2 stop right after the burst, with every fiber kept; cycle 1
+  // once the kept fibers have begun to end (half a second unneeded).
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    CAPTURE(cycle);
+    rt.start();
+    weft::Event go;
+    std::atomic<std::size_t> parked{0};
+    std::vector<weft::JoinHandle<void>> hs;
+    hs.reserve(kFibers);
+    for (std::size_t i = 0; i < kFibers; ++i) {
+      hs.push_back(rt.spawn([&] {
+        parked.fetch_add(1, std::memory_order_relaxed);
+        go.wait();
+      }));
+    }
+    REQUIRE(wait_until([&] { return parked.load() == kFibers; }, 30s));
+    go.set();
+    for (auto& h : hs) h.join();
+    const std::size_t kept = rt.stats().spare_fibers;
+    CHECK(kept >= kFibers / 2);
+    if (cycle == 1) CHECK(wait_until([&] { return rt.stats().spare_fibers < kept; }, 5s));
+    rt.shutdown();
+    check_stopped(rt);
+    CHECK(rt.stats().spare_fibers == 0);
+  }
 }
 
 TEST_CASE("destroying a running runtime releases its threads and descriptors") {
