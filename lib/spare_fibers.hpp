@@ -70,7 +70,7 @@ class SpareFibers {
   // ended() counts n spares of due()'s ended.
   void ended(std::size_t n) noexcept {
     excess_ -= std::min(n, excess_);
-    // A burst's list goes with it (a pointer a fiber it kept).
+    // The room a burst made in the list goes too (a pointer per fiber kept).
     if (list_.size() <= kKeep && list_.capacity() > 8 * kKeep) list_.shrink_to_fit();
   }
 
