@@ -83,19 +83,7 @@ TEST_CASE("fibers a burst leaves for reuse end once unneeded, beyond 32 a worker
   rt.start();
   for (int round = 0; round < 2; ++round) {
     CAPTURE(round);
-    weft::Event go;
-    std::atomic<std::size_t> parked{0};
-    std::vector<weft::JoinHandle<void>> hs;
-    hs.reserve(kFibers);
-    for (std::size_t i = 0; i < kFibers; ++i) {
-      hs.push_back(rt.spawn([&] {
-        parked.fetch_add(1, std::memory_order_relaxed);
-        go.wait();
-      }));
-    }
-    REQUIRE(wait_until([&] { return parked.load() == kFibers; }, 60s));
-    go.set();
-    for (auto& h : hs) h.join();
+    burst(rt, kFibers);
     // Just after the burst its fibers are kept: none has gone unneeded for a
     // whole window yet.
     const std::size_t kept = rt.stats().spare_fibers;

@@ -5,8 +5,6 @@
 #include <memory>
 #include <vector>
 
-#include <weft/sync/event.hpp>
-
 #include "support.hpp"
 
 using namespace weft_test;
@@ -97,19 +95,7 @@ TEST_CASE("shutdown with the fibers of a burst kept for reuse, or ending, leaves
   for (int cycle = 0; cycle < 3; ++cycle) {
     CAPTURE(cycle);
     rt.start();
-    weft::Event go;
-    std::atomic<std::size_t> parked{0};
-    std::vector<weft::JoinHandle<void>> hs;
-    hs.reserve(kFibers);
-    for (std::size_t i = 0; i < kFibers; ++i) {
-      hs.push_back(rt.spawn([&] {
-        parked.fetch_add(1, std::memory_order_relaxed);
-        go.wait();
-      }));
-    }
-    REQUIRE(wait_until([&] { return parked.load() == kFibers; }, 30s));
-    go.set();
-    for (auto& h : hs) h.join();
+    burst(rt, kFibers);
     const std::size_t kept = rt.stats().spare_fibers;
     CHECK(kept >= kFibers / 2);
     if (cycle == 1) CHECK(wait_until([&] { return rt.stats().spare_fibers < kept; }, 5s));

@@ -13,11 +13,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
 #include "../doctest_fibers.hpp"
 #include "../test_support.hpp"
+#include <weft/sync/event.hpp>
 #include <weft/weft.hpp>
 
 namespace weft_test {
@@ -66,6 +68,24 @@ bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
     weft::this_fiber::yield();
   }
   return true;
+}
+
+// burst() spawns n fibers on rt that all park at once, then releases and
+// joins them: each worker is left with the fibers it ran, kept for reuse.
+inline void burst(weft::Runtime& rt, std::size_t n) {
+  weft::Event go;
+  std::atomic<std::size_t> parked{0};
+  std::vector<weft::JoinHandle<void>> hs;
+  hs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    hs.push_back(rt.spawn([&] {
+      parked.fetch_add(1, std::memory_order_relaxed);
+      go.wait();
+    }));
+  }
+  REQUIRE(wait_until([&] { return parked.load() == n; }, 60s));
+  go.set();
+  for (auto& h : hs) h.join();
 }
 
 // count_dir() is the number of entries in a /proc directory, without . and ..
