@@ -38,7 +38,9 @@ void yield() {
   detail::check_cancel(rec);
 }
 
-void sleep_until(std::chrono::steady_clock::time_point tp) {
+namespace {
+// sleep_impl() is sleep_until(tp); ahead: tp is known to be in the future.
+void sleep_impl(std::chrono::steady_clock::time_point tp, bool ahead) {
   FiberRecord* rec = record();
   if (!rec) {
     std::this_thread::sleep_until(tp);
@@ -49,7 +51,7 @@ void sleep_until(std::chrono::steady_clock::time_point tp) {
   // wakes us. wait_until() returns at once for a deadline already past, and
   // reads the clock itself: each read is a few percent of a short sleep.
   std::size_t epoch = detail::new_epoch(rec->ctx);
-  auto r = detail::wait_until(rec, epoch, tp);
+  auto r = detail::wait_until(rec, epoch, tp, ahead);
   if (r == detail::WaitResult::cancelled) throw Cancelled();
   // timed_out means the earlier of tp and the scope's deadline has passed:
   // the sleep is over unless the scope's came first.
@@ -57,6 +59,9 @@ void sleep_until(std::chrono::steady_clock::time_point tp) {
   if (std::chrono::steady_clock::now() < tp)
     throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: sleep cut short by a deadline scope");
 }
+}  // namespace
+
+void sleep_until(std::chrono::steady_clock::time_point tp) { sleep_impl(tp, false); }
 
 bool in_fiber() noexcept { return record() != nullptr; }
 
@@ -76,3 +81,5 @@ bool cancelled() noexcept {
 }
 
 }  // namespace weft::this_fiber
+
+void weft::detail::sleep_ahead(std::chrono::steady_clock::time_point tp) { this_fiber::sleep_impl(tp, true); }

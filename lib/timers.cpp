@@ -55,27 +55,28 @@ TimerHandle Timers::arm(Clock::time_point deadline, boost::fibers::context* ctx,
   return TimerHandle{n, gen};
 }
 
-void Timers::disarm(TimerHandle h, Timers* caller_timers) noexcept {
-  if (!h.node) return;
+bool Timers::disarm(TimerHandle h, Timers* caller_timers) noexcept {
+  if (!h.node) return false;
   TimerNode* n = h.node;
   std::uint64_t armed = h.gen << 2 | kArmed;
   if (n->owner == caller_timers) {
     // On the owner: unlink now, unless it fired already (then it is free).
-    if (n->state.load(std::memory_order_relaxed) != armed) return;
+    if (n->state.load(std::memory_order_relaxed) != armed) return true;
     caller_timers->wheel_.remove(n);
     caller_timers->release(n);
-    return;
+    return false;
   }
   if (!n->state.compare_exchange_strong(armed, h.gen << 2 | kCancelling, std::memory_order_acq_rel)) {
     // Being fired by its owner right now: wait until the wake is done.
     while (n->state.load(std::memory_order_acquire) == (h.gen << 2 | kFiring)) spin_pause();
-    return;
+    return true;
   }
   Timers* owner = n->owner;
   TimerNode* head = owner->cancels_.load(std::memory_order_relaxed);
   do {
     n->next_cancel.store(head, std::memory_order_relaxed);
   } while (!owner->cancels_.compare_exchange_weak(head, n, std::memory_order_release, std::memory_order_relaxed));
+  return false;
 }
 
 void Timers::drain_cancels() noexcept {

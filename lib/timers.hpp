@@ -51,8 +51,9 @@ class Timers {
   // arm() files a deadline that wakes (ctx, epoch). Owner thread only.
   TimerHandle arm(Clock::time_point deadline, boost::fibers::context* ctx, std::size_t epoch);
 
-  // disarm() withdraws a deadline that has not fired. Any thread.
-  static void disarm(TimerHandle h, Timers* caller_timers) noexcept;
+  // disarm() withdraws a deadline that has not fired, and returns whether it
+  // had fired (or was firing). Any thread.
+  static bool disarm(TimerHandle h, Timers* caller_timers) noexcept;
 
   // run() unlinks withdrawn deadlines and fires those due by now. Owner only.
   void run(Clock::time_point now) noexcept;

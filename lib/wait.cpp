@@ -125,11 +125,14 @@ bool park(Ctx* ctx, std::size_t epoch, FiberRecord* rec) noexcept {
   return true;
 }
 
-WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline) noexcept {
+WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline,
+                      bool ahead) noexcept {
   using clock = std::chrono::steady_clock;
   Ctx* ctx = rec->ctx;
+  // An earlier scope deadline may have passed, even if `deadline` has not.
+  if (rec->scope_deadline < deadline) ahead = false;
   const auto d = std::min(deadline, rec->scope_deadline);
-  if (d != clock::time_point::max() && d <= clock::now()) {
+  if (d != clock::time_point::max() && !ahead && d <= clock::now()) {
     // Already due: spend the epoch instead of parking. If a waker got there
     // first it has scheduled us, and we must suspend once to consume that.
     std::size_t expected = epoch;
@@ -143,9 +146,11 @@ WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_c
   if (d != clock::time_point::max()) timer = current_worker()->timers().arm(d, ctx, epoch);
   const bool parked = park(ctx, epoch, rec);
   // We may have moved to another worker: look it up afresh.
-  if (timer.node) Timers::disarm(timer, &current_worker()->timers());
+  const bool fired = timer.node && Timers::disarm(timer, &current_worker()->timers());
   if (!parked || rec->cancelled.load(std::memory_order_relaxed)) return WaitResult::cancelled;
-  if (d != clock::time_point::max() && clock::now() >= d) return WaitResult::timed_out;
+  // A deadline fires only once the clock has passed it (ticks round it up),
+  // so then there is no need to read the clock.
+  if (fired || (d != clock::time_point::max() && clock::now() >= d)) return WaitResult::timed_out;
   return WaitResult::woken;
 }
 

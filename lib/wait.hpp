@@ -55,8 +55,10 @@ enum class WaitResult { woken, timed_out, cancelled };
 // wait_until() parks the calling fiber (rec) after it published epoch, until a
 // wake, the deadline (the earlier of `deadline` and the fiber's deadline
 // scope, filed in this worker's timer wheel) or cancellation. Every weft wait
-// that can time out goes through here.
-WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline) noexcept;
+// that can time out goes through here. ahead: the caller knows `deadline`
+// has not passed (it read the clock just before), which saves a reading.
+WaitResult wait_until(FiberRecord* rec, std::size_t epoch, std::chrono::steady_clock::time_point deadline,
+                      bool ahead = false) noexcept;
 
 // cancel() marks rec cancelled and wakes it from a cancellable wait.
 void cancel(FiberRecord* rec) noexcept;

@@ -4,6 +4,13 @@
 #include <chrono>
 #include <string_view>
 
+namespace weft::detail {
+// sleep_ahead() is this_fiber::sleep_until(tp) for a tp at least a
+// millisecond after a clock reading the caller just took: it need not read
+// the clock again to see whether tp has passed already.
+void sleep_ahead(std::chrono::steady_clock::time_point tp);
+}  // namespace weft::detail
+
 namespace weft::this_fiber {
 
 // yield() lets the other ready fibers of this worker run, then resumes.
@@ -21,6 +28,8 @@ void sleep_for(std::chrono::duration<Rep, Period> d) {
   auto max_d = std::chrono::steady_clock::time_point::max() - now;
   if (d > max_d) {
     sleep_until(std::chrono::steady_clock::time_point::max());
+  } else if (d >= std::chrono::milliseconds(1)) {
+    weft::detail::sleep_ahead(now + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
   } else {
     sleep_until(now + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
   }
