@@ -72,6 +72,7 @@ bool Timers::disarm(TimerHandle h, Timers* caller_timers) noexcept {
     return true;
   }
   Timers* owner = n->owner;
+  owner->withdrawn_.fetch_add(1, std::memory_order_relaxed);
   TimerNode* head = owner->cancels_.load(std::memory_order_relaxed);
   do {
     n->next_cancel.store(head, std::memory_order_relaxed);
@@ -84,6 +85,9 @@ void Timers::drain_cancels() noexcept {
   while (n) {
     TimerNode* next = n->next_cancel.load(std::memory_order_relaxed);
     wheel_.remove(n);
+    // Uncounted as withdrawn first, then as armed: a reader in between
+    // counts it once more, never once less.
+    withdrawn_.fetch_sub(1, std::memory_order_relaxed);
     release(n);
     n = next;
   }

@@ -61,8 +61,15 @@ class Timers {
   // next_deadline() is when run() next has something to fire, or max().
   Clock::time_point next_deadline() const noexcept;
 
-  // pending() counts armed deadlines. Any thread (a relaxed snapshot).
-  std::uint64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
+  // pending() counts armed deadlines, not those withdrawn from another
+  // thread that still wait for the owner's next pass to be unlinked: an idle
+  // owner may sleep until such a deadline would have fired. Any thread (a
+  // relaxed snapshot).
+  std::uint64_t pending() const noexcept {
+    const std::uint64_t armed = pending_.load(std::memory_order_relaxed);
+    const std::uint64_t withdrawn = withdrawn_.load(std::memory_order_relaxed);
+    return armed > withdrawn ? armed - withdrawn : 0;
+  }
 
  private:
   static constexpr std::uint64_t kFree = 0, kArmed = 1, kFiring = 2, kCancelling = 3;
@@ -77,6 +84,7 @@ class Timers {
   std::vector<std::unique_ptr<TimerNode[]>> chunks_;
   std::atomic<TimerNode*> cancels_{nullptr};  // lock-free stack of nodes to unlink
   std::atomic<std::uint64_t> pending_{0};     // written by the owner only
+  std::atomic<std::uint64_t> withdrawn_{0};   // nodes in cancels_
 };
 
 }  // namespace weft::detail

@@ -24,7 +24,7 @@ struct RuntimeStats {
   std::size_t steals = 0;            // fibers moved by work stealing
   std::size_t parks = 0;             // times a worker parked its thread
   std::size_t registered_fds = 0;    // descriptors registered with the reactor
-  std::size_t pending_timers = 0;    // deadlines filed in the timer wheels
+  std::size_t pending_timers = 0;    // deadlines armed in the timer wheels (not those withdrawn)
   std::size_t stalls = 0;            // times a worker ran one fiber past Config::stall_threshold
 };
 

@@ -70,9 +70,10 @@ bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout = kWait) {
 // opaque to the optimizer, this reads the current thread's.
 [[gnu::noinline, gnu::noipa]] inline int last_errno() noexcept { return errno; }
 
-// kTimerDrain bounds the wait for pending_timers to reach 0 after a case: a
-// deadline cancelled from another worker is freed by its owner's next pass.
-inline constexpr auto kTimerDrain = kWait + 5s;
+// kTimerDrain bounds the wait for pending_timers to reach 0 after a case:
+// fibers that are still ending withdraw their deadlines (a deadline withdrawn
+// from another worker no longer counts, even before its owner unlinks it).
+inline constexpr auto kTimerDrain = kWait;
 
 // Env is what a case may want to know about the runtime it runs in.
 struct Env {

@@ -45,11 +45,10 @@ inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
 // a loaded machine, short enough that a lost wakeup fails the test.
 inline constexpr auto kWait = 10s;
 
-// kTimerDrain bounds the wait for pending_timers to reach 0 after a case. A
-// deadline cancelled from another worker is freed by its owner's next pass,
-// and an idle owner sleeps until that deadline, so the bound must exceed the
-// longest deadline a case cancels (kWait for most).
-inline constexpr auto kTimerDrain = kWait + 5s;
+// kTimerDrain bounds the wait for pending_timers to reach 0 after a case:
+// fibers that are still ending withdraw their deadlines (a deadline withdrawn
+// from another worker no longer counts, even before its owner unlinks it).
+inline constexpr auto kTimerDrain = kWait;
 
 // run_clean() runs f in a fiber of a fresh runtime with n workers and checks
 // that the runtime leaves nothing behind: no descriptor registered with the

@@ -47,11 +47,10 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
   return true;
 }
 
-// kTimerDrain bounds the wait for pending_timers to reach 0 after a case. A
-// deadline cancelled on a worker that then idles may stay filed until it
-// would have fired, so the bound exceeds the longest one a case sets (the
-// 10 s connect timeout).
-inline constexpr auto kTimerDrain = 15s;
+// kTimerDrain bounds the wait for pending_timers to reach 0 after a case:
+// fibers that are still ending withdraw their deadlines (a deadline withdrawn
+// from another worker no longer counts, even before its owner unlinks it).
+inline constexpr auto kTimerDrain = 10s;
 
 // ms_since() is the milliseconds since t0, for timing bounds and messages.
 inline long long ms_since(Clock::time_point t0) {

@@ -154,3 +154,53 @@ TEST_CASE("fibers still alive at shutdown are cancelled without leaking") {
   rt_holder.reset();
   CHECK(fd_count() == fds0);
 }
+
+// A fiber that waits with a deadline files it on the worker it parks on. If
+// another worker's fiber wakes it, it resumes there and withdraws the
+// deadline from afar; the owner unlinks it at its next pass, which for an
+// idle owner is when the deadline would have fired. RuntimeStats must not
+// count it meanwhile: "no timer left" would otherwise wait an hour here.
+TEST_CASE("a deadline withdrawn from another worker stops counting at once, though its owner sleeps") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "withdrawn deadline");
+  weft::Runtime rt(config(workers));
+  bool moved = false;
+  for (int attempt = 0; attempt < 50 && !moved; ++attempt) {
+    moved = rt.block_on([&rt] {
+      weft::Event ev;
+      std::atomic<int> parked_on{-1};
+      std::atomic<bool> set{false};
+      auto waiter = weft::spawn([&] {
+        parked_on.store(weft::this_fiber::worker_index());
+        const bool woken = ev.wait_for(1h);
+        CHECK(woken);
+        const bool here_elsewhere = weft::this_fiber::worker_index() != parked_on.load();
+        // Withdrawn just now from this worker: its owner has not looked yet.
+        if (here_elsewhere) CHECK(rt.stats().pending_timers == 0);
+        return here_elsewhere;
+      });
+      // Setters that yield until one of them runs on a worker other than the
+      // waiter's (a thief takes them from the spawner's queue).
+      std::vector<weft::JoinHandle<void>> setters;
+      for (int i = 0; i < 16; ++i) {
+        setters.push_back(weft::spawn([&] {
+          const auto until = Clock::now() + 1s;
+          while (!set.load() && Clock::now() < until) {
+            const int here = weft::this_fiber::worker_index();
+            if (here != parked_on.load() && !set.exchange(true)) {
+              ev.set();
+              return;
+            }
+            weft::this_fiber::yield();
+          }
+        }));
+      }
+      for (auto& s : setters) s.join();
+      if (!set.exchange(true)) ev.set();  // none ran elsewhere: release it from here
+      return waiter.join();
+    });
+  }
+  if (workers > 1) REQUIRE(moved);
+  // Nothing runs now, and the owner sleeps toward the hour.
+  CHECK(wait_until([&] { return rt.stats().pending_timers == 0; }, 2s));
+}
