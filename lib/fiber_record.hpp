@@ -86,6 +86,7 @@ class FiberRecord final : public boost::fibers::fiber_properties {
   std::atomic<Worker*> parked_on{nullptr};  // the worker it parked on
   bool detach_pending = false;              // for that worker's pick_next
   std::atomic<FiberRecord*> handoff_next{nullptr};  // Worker's hand-off list
+  FiberRecord* spare_next = nullptr;                 // SpareExchange's list
 };
 
 // record_of() returns ctx's record, or null for contexts that are not weft

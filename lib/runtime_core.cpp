@@ -345,6 +345,7 @@ RuntimeStats RuntimeCore::stats() noexcept {
     if (w->thread.joinable()) ++s.workers_running;
     s.pending_timers += w->timers().pending();
   }
+  s.spare_fibers += spares.size();
   s.registered_fds = reactor.sources();
   s.blocking_threads = blocking.threads();
   s.stalls = stalls_.load(std::memory_order_relaxed);

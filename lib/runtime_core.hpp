@@ -17,6 +17,7 @@
 #include "blocking_pool.hpp"
 #include "live_list.hpp"
 #include "reactor.hpp"
+#include "spare_exchange.hpp"
 #include "stack_pool.hpp"
 #include "worker.hpp"
 
@@ -80,6 +81,7 @@ class RuntimeCore {
   BlockingPool blocking;
   Reactor reactor;
   LiveList outside_live;  // fibers spawned from threads that are not its workers
+  SpareExchange spares;   // fibers between tasks passed from worker to worker
 
  private:
   static constexpr int kStopped = 0, kRunning = 1, kStopping = 2;

@@ -52,7 +52,7 @@ void fiber_main(FiberRecord* rec) noexcept {
     finish_task(task);
     task->release_fiber();
     rt->fiber_exited();
-    // Wait, warm, for the next spawn on this worker (or end).
+    // Wait, warm, for the next spawn on this worker or, shared, another (or end).
     if (!current_worker()->park_spare(rec)) return;
   }
 }
@@ -101,7 +101,7 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   if (params.name && !params.name->empty()) task->set_name(params.name->data(), params.name->size());
 
   if (here && params.stack_size == 0) {
-    if (FiberRecord* spare = w->take_spare()) {
+    if (FiberRecord* spare = w->take_spare_for_spawn()) {
       spare->begin_task(task, params.local ? w : nullptr);
       go_live(rt, spare, task, w->live);
       run_now(w, cur->ctx, spare->ctx);

@@ -94,6 +94,9 @@ void Worker::thread_main() noexcept {
     // End the fibers kept between tasks: each returns from its main function
     // and Boost frees it (and gives its stack back) like any finished fiber.
     retiring_ = true;
+    // Those passed on too. Past retiring_ this worker passes on no more, so
+    // the last worker to stop leaves the exchange empty.
+    adopt_spares();
     while (FiberRecord* rec = take_spare()) {
       rec->retire = true;  // its stack, counted again, is uncounted by its release
       set_running(rec->ctx);
@@ -107,7 +110,12 @@ void Worker::thread_main() noexcept {
 }
 
 bool Worker::park_spare(FiberRecord* rec) noexcept {
-  if (retiring_ || rec->stack_size != rt->stacks.default_usable() || !spares_.put(rec)) return false;
+  if (retiring_ || rec->stack_size != rt->stacks.default_usable()) return false;
+  if (spares_.size() >= SpareFibers::kKeep && rt->started_workers() > 1) {
+    pass_on_spare(rec);
+    return !rec->retire;
+  }
+  if (!spares_.put(rec)) return false;
   rec->end_task();
   stacks.count(-1);  // a stack in use is one a live fiber holds
   // In no queue: only take_spare() on this thread resumes it.
@@ -115,10 +123,47 @@ bool Worker::park_spare(FiberRecord* rec) noexcept {
   return !rec->retire;
 }
 
+void Worker::pass_on_spare(FiberRecord* rec) noexcept {
+  rec->end_task();
+  stacks.count(-1);
+  // Parked detached, as a fiber that may move parks (wait.cpp): pick_next
+  // detaches it before the switch, and its park_lock, held across the
+  // switch, tells the worker that adopts it when it is off this stack.
+  boost::fibers::detail::spinlock_lock lk(rec->park_lock, std::defer_lock);
+  while (!lk.try_lock()) spin_pause();
+  rec->detach_pending = true;
+  rt->spares.push(rec);
+  rec->ctx->suspend(lk);
+}
+
+void Worker::adopt_spares() noexcept {
+  FiberRecord* r = rt->spares.take_all();
+  while (r) {
+    FiberRecord* next = r->spare_next;
+    // Still switching away on the worker that passed it on: a moment.
+    while (!r->park_lock.try_lock()) spin_pause();
+    r->park_lock.unlock();
+    attach(r->ctx);
+    if (!spares_.put(r)) {
+      // No room to list it: end it, as end_spares() does.
+      stacks.count(1);
+      r->retire = true;
+      r->home = this;
+      sched->schedule(r->ctx);
+    }
+    r = next;
+  }
+}
+
+bool Worker::rt_spares_empty() const noexcept { return rt->spares.empty(); }
+
 void Worker::end_spares(std::int64_t now_ns) noexcept {
   // One batch at a time, and only with nothing else waiting here: each ends
   // with a switch and Boost's teardown, which should not delay real work.
   if (!pinned_.empty() || has_lifo() || queue_.size_hint() != 0) return;
+  // Spares passed on that no spawn took for a window: kept here from now
+  // on, where the window below ends them if they stay unused.
+  if (now_ns >= rt->spares.unused_at()) adopt_spares();
   const std::size_t n = spares_.due(now_ns);
   for (std::size_t i = 0; i < n; ++i) {
     FiberRecord* rec = take_spare();
@@ -401,6 +446,10 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   tp = std::min(tp, timers_.next_deadline());
   // Spares due to end: the dispatcher's next pick (maintain()) ends a batch.
   if (spares_.ending()) return;
+  // Spares passed on and left unused: wake to take them in (maintain()).
+  const std::int64_t unused_at = rt->spares.unused_at();
+  if (unused_at != std::numeric_limits<std::int64_t>::max())
+    tp = std::min(tp, clock::time_point(std::chrono::nanoseconds(unused_at)));
   // Wake to look at the spares a burst left, at the end of their window.
   const std::int64_t look = spares_.next_look();
   if (look != std::numeric_limits<std::int64_t>::max())

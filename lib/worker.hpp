@@ -78,10 +78,12 @@ class Worker {
   void release_handoffs() noexcept;
 
   // park_spare() keeps the calling fiber, whose task has just ended, for a
-  // later spawn on this worker to reuse with its context, stack and record:
-  // it suspends until reused (true) or told to retire (false). False at once
-  // when the fiber's stack is not of the default size, the worker is
-  // stopping, or there is no memory to list it. Owner thread.
+  // later spawn to reuse with its context, stack and record: on this worker,
+  // or, beyond SpareFibers::kKeep when there are other workers, on whichever
+  // runs out first (SpareExchange). It suspends until reused (true) or told
+  // to retire (false). False at once when the fiber's stack is not of the
+  // default size, the worker is stopping, or there is no memory to list it.
+  // Owner thread.
   bool park_spare(FiberRecord* rec) noexcept;
   // take_spare() is a fiber parked by park_spare() (the most recent: its stack
   // is the warmest), or null; its stack counts as in use again. Owner thread.
@@ -89,6 +91,12 @@ class Worker {
     FiberRecord* rec = spares_.take();
     if (rec) stacks.count(1);  // uncounted by park_spare()
     return rec;
+  }
+  // take_spare_for_spawn() is take_spare(), falling back on the spares other
+  // workers passed on (SpareExchange). Owner thread.
+  FiberRecord* take_spare_for_spawn() noexcept {
+    if (spares_.size() == 0 && !rt_spares_empty()) adopt_spares();
+    return take_spare();
   }
   // spare_fibers() counts the fibers kept between tasks. Any thread.
   std::size_t spare_fibers() const noexcept { return spares_.size(); }
@@ -229,6 +237,13 @@ class Worker {
   SpareFibers spares_;
   // end_spares() ends the spares due (a batch) when nothing else waits here.
   void end_spares(std::int64_t now_ns) noexcept;
+  // adopt_spares() attaches every fiber of the runtime's SpareExchange and
+  // keeps it here.
+  void adopt_spares() noexcept;
+  // pass_on_spare() parks rec, whose task has just ended, detached in the
+  // runtime's SpareExchange.
+  void pass_on_spare(FiberRecord* rec) noexcept;
+  bool rt_spares_empty() const noexcept;  // (out of line: RuntimeCore is incomplete here)
   bool retiring_ = false;  // the thread is stopping: keep no more
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()

@@ -97,3 +97,65 @@ TEST_CASE("fibers a burst leaves for reuse end once unneeded, beyond 32 a worker
     CHECK(rt.stats().live_fibers == 0);
   }
 }
+
+// With several workers, fibers often end on a worker other than the one that
+// spawned them (woken there, or stolen). The spawning worker then has no
+// spares of its own; it should get the others' rather than build new fibers
+// (each a fresh stack) while theirs wait to be trimmed.
+TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(120s, "spares passed on");
+  constexpr std::size_t kFibers = 1000;
+  weft::Runtime rt(config(workers));
+  rt.block_on([&] {
+    // Round 1: kFibers fibers park; a setter on another worker releases them,
+    // so they run to their end there. The spawner yields meanwhile: a busy
+    // worker, still wanting the spares it lacked.
+    weft::Event go;
+    std::atomic<std::size_t> parked{0}, ended{0};
+    std::atomic<bool> set{false};
+    std::vector<weft::JoinHandle<void>> hs;
+    for (std::size_t i = 0; i < kFibers; ++i) {
+      hs.push_back(weft::spawn([&] {
+        parked.fetch_add(1);
+        go.wait();
+        ended.fetch_add(1);
+      }));
+    }
+    REQUIRE(parked.load() == kFibers);  // each ran to its wait at its spawn
+    const int spawner = weft::this_fiber::worker_index();
+    std::vector<weft::JoinHandle<void>> setters;
+    for (int i = 0; i < 16; ++i) {
+      setters.push_back(weft::spawn([&] {
+        const auto until = Clock::now() + 2s;
+        while (!set.load() && Clock::now() < until) {
+          if (weft::this_fiber::worker_index() != spawner && !set.exchange(true)) {
+            go.set();
+            return;
+          }
+          weft::this_fiber::yield();
+        }
+      }));
+    }
+    const auto limit = Clock::now() + 30s;
+    while (ended.load() < kFibers && Clock::now() < limit) {
+      if (!set.load() && Clock::now() > limit - 28s && !set.exchange(true)) go.set();  // no other worker ran one
+      weft::this_fiber::yield();
+    }
+    REQUIRE(ended.load() == kFibers);
+    for (auto& h : hs) h.join();
+    for (auto& s : setters) s.join();
+    hs.clear();
+    // Round 2: as many fibers again, all alive at once. Reusing round 1's
+    // needs next to no new stack.
+    const std::size_t reserved = rt.stats().stacks_reserved;
+    weft::Event go2;
+    for (std::size_t i = 0; i < kFibers; ++i) hs.push_back(weft::spawn([&] { go2.wait(); }));
+    const std::size_t grown = rt.stats().stacks_reserved - reserved;
+    MESSAGE("workers=" << workers << " stacks reserved for round 2: " << grown);
+    CHECK(grown < kFibers / 4);
+    go2.set();
+    for (auto& h : hs) h.join();
+  });
+  CHECK(wait_until([&] { return rt.stats().live_fibers == 0 && rt.stats().stacks_in_use == 0; }, 5s));
+}
