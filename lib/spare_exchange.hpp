@@ -39,16 +39,13 @@ class SpareExchange {
   }
 
   // take_all() empties the exchange and returns its fibers, linked through
-  // spare_next.
+  // spare_next; the caller, walking them anyway, reports how many (taken()).
   FiberRecord* take_all() noexcept {
     if (!head_.load(std::memory_order_relaxed)) return nullptr;
-    FiberRecord* list = head_.exchange(nullptr, std::memory_order_acquire);
-    std::size_t n = 0;
-    for (FiberRecord* r = list; r; r = r->spare_next) ++n;
-    count_.fetch_sub(n, std::memory_order_relaxed);
     touched_ns_.store(steady_ns(), std::memory_order_relaxed);
-    return list;
+    return head_.exchange(nullptr, std::memory_order_acquire);
   }
+  void taken(std::size_t n) noexcept { count_.fetch_sub(n, std::memory_order_relaxed); }
 
   bool empty() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
   // unused_at() is when what is here will have gone a window without a

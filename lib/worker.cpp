@@ -111,21 +111,21 @@ void Worker::thread_main() noexcept {
 
 bool Worker::park_spare(FiberRecord* rec) noexcept {
   if (retiring_ || rec->stack_size != rt->stacks.default_usable()) return false;
-  if (spares_.size() >= SpareFibers::kKeep && rt->started_workers() > 1) {
-    pass_on_spare(rec);
-    return !rec->retire;
-  }
-  if (!spares_.put(rec)) return false;
+  // Beyond kKeep, with other workers, for whichever worker runs out first.
+  const bool pass_on = spares_.size() >= SpareFibers::kKeep && rt->started_workers() > 1;
+  if (!pass_on && !spares_.put(rec)) return false;
   rec->end_task();
   stacks.count(-1);  // a stack in use is one a live fiber holds
-  // In no queue: only take_spare() on this thread resumes it.
-  rec->ctx->suspend();
+  if (pass_on) {
+    pass_on_spare(rec);
+  } else {
+    // In no queue: only take_spare() on this thread resumes it.
+    rec->ctx->suspend();
+  }
   return !rec->retire;
 }
 
 void Worker::pass_on_spare(FiberRecord* rec) noexcept {
-  rec->end_task();
-  stacks.count(-1);
   // Parked detached, as a fiber that may move parks (wait.cpp): pick_next
   // detaches it before the switch, and its park_lock, held across the
   // switch, tells the worker that adopts it when it is off this stack.
@@ -138,21 +138,28 @@ void Worker::pass_on_spare(FiberRecord* rec) noexcept {
 
 void Worker::adopt_spares() noexcept {
   FiberRecord* r = rt->spares.take_all();
-  while (r) {
+  std::size_t n = 0;
+  for (; r; ++n) {
     FiberRecord* next = r->spare_next;
     // Still switching away on the worker that passed it on: a moment.
     while (!r->park_lock.try_lock()) spin_pause();
     r->park_lock.unlock();
     attach(r->ctx);
     if (!spares_.put(r)) {
-      // No room to list it: end it, as end_spares() does.
-      stacks.count(1);
-      r->retire = true;
-      r->home = this;
-      sched->schedule(r->ctx);
+      stacks.count(1);  // as take_spare() would
+      end_spare(r);     // no room to list it
     }
     r = next;
   }
+  rt->spares.taken(n);
+}
+
+void Worker::end_spare(FiberRecord* rec) noexcept {
+  rec->retire = true;  // its stack, counted again, is uncounted by its release
+  // Pinned here, so that it stays attached: a stopping worker's Boost
+  // scheduler still runs it before the thread ends.
+  rec->home = this;
+  sched->schedule(rec->ctx);
 }
 
 bool Worker::rt_spares_empty() const noexcept { return rt->spares.empty(); }
@@ -165,14 +172,7 @@ void Worker::end_spares(std::int64_t now_ns) noexcept {
   // on, where the window below ends them if they stay unused.
   if (now_ns >= rt->spares.unused_at()) adopt_spares();
   const std::size_t n = spares_.due(now_ns);
-  for (std::size_t i = 0; i < n; ++i) {
-    FiberRecord* rec = take_spare();
-    rec->retire = true;  // its stack, counted again, is uncounted by its release
-    // Pinned here, so that it stays attached: a stopping worker's Boost
-    // scheduler still runs it before the thread ends.
-    rec->home = this;
-    sched->schedule(rec->ctx);
-  }
+  for (std::size_t i = 0; i < n; ++i) end_spare(take_spare());
   spares_.ended(n);
 }
 

@@ -243,6 +243,8 @@ class Worker {
   // pass_on_spare() parks rec, whose task has just ended, detached in the
   // runtime's SpareExchange.
   void pass_on_spare(FiberRecord* rec) noexcept;
+  // end_spare() makes rec, a spare counted as in use again, end here.
+  void end_spare(FiberRecord* rec) noexcept;
   bool rt_spares_empty() const noexcept;  // (out of line: RuntimeCore is incomplete here)
   bool retiring_ = false;  // the thread is stopping: keep no more
 

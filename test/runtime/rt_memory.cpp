@@ -109,11 +109,10 @@ TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") 
   weft::Runtime rt(config(workers));
   rt.block_on([&] {
     // Round 1: kFibers fibers park; a setter on another worker releases them,
-    // so they run to their end there. The spawner yields meanwhile: a busy
-    // worker, still wanting the spares it lacked.
+    // so they run to their end there. The spawner yields meanwhile, keeping
+    // its worker busy.
     weft::Event go;
     std::atomic<std::size_t> parked{0}, ended{0};
-    std::atomic<bool> set{false};
     std::vector<weft::JoinHandle<void>> hs;
     for (std::size_t i = 0; i < kFibers; ++i) {
       hs.push_back(weft::spawn([&] {
@@ -123,28 +122,10 @@ TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") 
       }));
     }
     REQUIRE(parked.load() == kFibers);  // each ran to its wait at its spawn
-    const int spawner = weft::this_fiber::worker_index();
-    std::vector<weft::JoinHandle<void>> setters;
-    for (int i = 0; i < 16; ++i) {
-      setters.push_back(weft::spawn([&] {
-        const auto until = Clock::now() + 2s;
-        while (!set.load() && Clock::now() < until) {
-          if (weft::this_fiber::worker_index() != spawner && !set.exchange(true)) {
-            go.set();
-            return;
-          }
-          weft::this_fiber::yield();
-        }
-      }));
-    }
-    const auto limit = Clock::now() + 30s;
-    while (ended.load() < kFibers && Clock::now() < limit) {
-      if (!set.load() && Clock::now() > limit - 28s && !set.exchange(true)) go.set();  // no other worker ran one
-      weft::this_fiber::yield();
-    }
-    REQUIRE(ended.load() == kFibers);
+    SetElsewhere setter(go, weft::this_fiber::worker_index(), 2s);
+    REQUIRE(fiber_wait_until([&] { return ended.load() == kFibers; }, 30s));
     for (auto& h : hs) h.join();
-    for (auto& s : setters) s.join();
+    setter.join();
     hs.clear();
     // Round 2: as many fibers again, all alive at once. Reusing round 1's
     // needs next to no new stack.

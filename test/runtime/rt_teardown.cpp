@@ -169,7 +169,6 @@ TEST_CASE("a deadline withdrawn from another worker stops counting at once, thou
     moved = rt.block_on([&rt] {
       weft::Event ev;
       std::atomic<int> parked_on{-1};
-      std::atomic<bool> set{false};
       auto waiter = weft::spawn([&] {
         parked_on.store(weft::this_fiber::worker_index());
         const bool woken = ev.wait_for(1h);
@@ -179,24 +178,9 @@ TEST_CASE("a deadline withdrawn from another worker stops counting at once, thou
         if (here_elsewhere) CHECK(rt.stats().pending_timers == 0);
         return here_elsewhere;
       });
-      // Setters that yield until one of them runs on a worker other than the
-      // waiter's (a thief takes them from the spawner's queue).
-      std::vector<weft::JoinHandle<void>> setters;
-      for (int i = 0; i < 16; ++i) {
-        setters.push_back(weft::spawn([&] {
-          const auto until = Clock::now() + 1s;
-          while (!set.load() && Clock::now() < until) {
-            const int here = weft::this_fiber::worker_index();
-            if (here != parked_on.load() && !set.exchange(true)) {
-              ev.set();
-              return;
-            }
-            weft::this_fiber::yield();
-          }
-        }));
-      }
-      for (auto& s : setters) s.join();
-      if (!set.exchange(true)) ev.set();  // none ran elsewhere: release it from here
+      // Set from a worker other than the waiter's (1 worker: from its own).
+      SetElsewhere setter(ev, parked_on.load(), 1s);
+      setter.join();
       return waiter.join();
     });
   }

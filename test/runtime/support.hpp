@@ -70,6 +70,37 @@ bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
   return true;
 }
 
+// SetElsewhere sets ev from a worker other than `avoid`, so that ev's waiters
+// are woken onto that worker: it spawns fibers that yield until one of them
+// runs elsewhere (a thief takes it from the spawner's queue). If none does
+// within `within` (one worker, or no thief in time), the first to give up
+// sets ev where it is. join() waits for them. Call from a fiber.
+class SetElsewhere {
+ public:
+  SetElsewhere(weft::Event& ev, int avoid, std::chrono::milliseconds within) {
+    for (int i = 0; i < 16; ++i) {
+      setters_.push_back(weft::spawn([this, &ev, avoid, within] {
+        const auto until = Clock::now() + within;
+        while (!set_.load()) {
+          const bool elsewhere = weft::this_fiber::worker_index() != avoid;
+          if ((elsewhere || Clock::now() >= until) && !set_.exchange(true)) {
+            ev.set();
+            return;
+          }
+          weft::this_fiber::yield();
+        }
+      }));
+    }
+  }
+  void join() {
+    for (auto& s : setters_) s.join();
+  }
+
+ private:
+  std::atomic<bool> set_{false};
+  std::vector<weft::JoinHandle<void>> setters_;
+};
+
 // burst() spawns n fibers on rt that all park at once, then releases and
 // joins them: each worker is left with the fibers it ran, kept for reuse.
 inline void burst(weft::Runtime& rt, std::size_t n) {
