@@ -35,7 +35,8 @@ class FiberRecord final : public boost::fibers::fiber_properties {
 
   RuntimeCore* const rt;
   // task is what the fiber runs now: null between two tasks of a reused
-  // fiber (Worker::park_spare), set again by the spawn that reuses it.
+  // fiber (Worker::park_spare), or before the first of one built ahead
+  // (Worker::build_ahead); set by the spawn that takes it.
   TaskBase* task;
   // home is the worker a spawn_local fiber is pinned to; null when it may
   // move. Set per task, like task.

@@ -11,6 +11,10 @@
 // takes them all at its next spawn, and attaches them. What nobody takes for
 // SpareFibers::kWindowNs goes to an idle worker, whose trimming ends it.
 //
+// Idle workers also fill it with fibers built ahead, never run, once a spawn
+// had none to reuse (want()): the spawning worker then takes those instead of
+// paying for a fresh stack itself. See Worker::build_ahead.
+//
 // Any thread: a lock-free stack that is only ever taken whole (no ABA).
 #pragma once
 
@@ -55,6 +59,18 @@ class SpareExchange {
     if (empty()) return std::numeric_limits<std::int64_t>::max();
     return touched_ns_.load(std::memory_order_relaxed) + SpareFibers::kWindowNs;
   }
+  // want() says a spawn found no fiber to reuse and built one: idle workers
+  // build some ahead (Worker::build_ahead) until one of them finds enough
+  // here and clears wanted() (satisfied()). True when it was not wanted yet:
+  // the caller then wakes a parked worker for it.
+  bool want() noexcept {
+    if (wanted_.load(std::memory_order_relaxed)) return false;
+    wanted_.store(true, std::memory_order_relaxed);
+    return true;
+  }
+  bool wanted() const noexcept { return wanted_.load(std::memory_order_relaxed); }
+  void satisfied() noexcept { wanted_.store(false, std::memory_order_relaxed); }
+
   // size() counts the fibers passed on and not yet taken (a snapshot).
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
@@ -62,6 +78,7 @@ class SpareExchange {
   std::atomic<FiberRecord*> head_{nullptr};
   std::atomic<std::size_t> count_{0};
   std::atomic<std::int64_t> touched_ns_{0};  // last made non-empty, or taken from
+  alignas(64) std::atomic<bool> wanted_{false};
 };
 
 }  // namespace weft::detail

@@ -10,6 +10,7 @@
 #include <weft/errors.hpp>
 #include <weft/spawn.hpp>
 
+#include "build_fiber.hpp"
 #include "fiber_record.hpp"
 #include "log.hpp"
 #include "runtime_core.hpp"
@@ -43,6 +44,8 @@ struct PooledStack {
 
 void fiber_main(FiberRecord* rec) noexcept {
   for (;;) {
+    // Built ahead (Worker::build_ahead) and retired before any task.
+    if (rec->retire) return;
     TaskBase* task = rec->task;
     task->run();
     // Leave the live list first: past run() no waiting call remains, and a
@@ -85,6 +88,33 @@ FiberRecord* current_record() noexcept {
   return w && w->running() ? record_of(w->running()) : nullptr;
 }
 
+FiberRecord* build_fiber(RuntimeCore* rt, TaskBase* task, Worker* pinned, std::size_t stack_size, Worker* on) {
+  StackCache* cache = on ? &on->stacks : nullptr;
+  Stack st = rt->stacks.acquire(stack_size, cache);
+  const std::size_t pad = on ? (on->next_color() % kColors) * kColorStep : 0;
+  std::size_t rec_space = (sizeof(FiberRecord) + 63) & ~std::size_t{63};
+  char* rec_mem = st.hi - pad - rec_space;
+  auto* rec = new (rec_mem)
+      FiberRecord(rt, task, pinned, st, stack_size ? stack_size : rt->stacks.default_usable());
+  PooledStack salloc;
+  salloc.sctx.sp = rec_mem;
+  salloc.sctx.size = static_cast<std::size_t>(rec_mem - st.lo);
+  salloc.pool = &rt->stacks;
+  salloc.stack = st;
+  try {
+    auto ptr = boost::fibers::make_worker_context_with_properties(boost::fibers::launch::post, rec, salloc,
+                                                                  [rec] { fiber_main(rec); });
+    rec->ctx = ptr.get();
+    // The context keeps one reference to itself until it has finished.
+    ptr.reset();
+  } catch (...) {
+    rec->~FiberRecord();
+    rt->stacks.release(st, cache);
+    throw;
+  }
+  return rec;
+}
+
 void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   // Only look at fiber state on a worker thread: Ctx::active() on a plain
   // thread would build a Boost scheduler there.
@@ -109,31 +139,11 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     }
   }
 
-  StackCache* cache = here ? &w->stacks : nullptr;
-  Stack st = rt->stacks.acquire(params.stack_size, cache);
-  const std::size_t pad = here ? (w->next_color() % kColors) * kColorStep : 0;
-  std::size_t rec_space = (sizeof(FiberRecord) + 63) & ~std::size_t{63};
-  char* rec_mem = st.hi - pad - rec_space;
-  auto* rec = new (rec_mem) FiberRecord(rt, task, params.local ? w : nullptr, st,
-                                        params.stack_size ? params.stack_size : rt->stacks.default_usable());
-  PooledStack salloc;
-  salloc.sctx.sp = rec_mem;
-  salloc.sctx.size = static_cast<std::size_t>(rec_mem - st.lo);
-  salloc.pool = &rt->stacks;
-  salloc.stack = st;
-  Ctx* ctx;
-  try {
-    auto ptr = boost::fibers::make_worker_context_with_properties(boost::fibers::launch::post, rec, salloc,
-                                                                  [rec] { fiber_main(rec); });
-    ctx = ptr.get();
-    // The context keeps one reference to itself until it has finished.
-    ptr.reset();
-  } catch (...) {
-    rec->~FiberRecord();
-    rt->stacks.release(st, cache);
-    throw;
-  }
-  rec->ctx = ctx;
+  // None to reuse, here or passed on: idle workers build the next ones
+  // ahead (Worker::build_ahead), a parked one woken for it.
+  if (here && params.stack_size == 0 && rt->spares.want()) rt->notify_idle();
+  FiberRecord* rec = build_fiber(rt, task, params.local ? w : nullptr, params.stack_size, here ? w : nullptr);
+  Ctx* ctx = rec->ctx;
   go_live(rt, rec, task, here ? w->live : rt->outside_live);
   if (here) {
     cur->ctx->attach(ctx);

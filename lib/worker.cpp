@@ -15,6 +15,7 @@
 #include <limits>
 #include <string>
 
+#include "build_fiber.hpp"
 #include "fiber_record.hpp"
 #include "log.hpp"
 #include "overflow_guard.hpp"
@@ -163,6 +164,23 @@ void Worker::end_spare(FiberRecord* rec) noexcept {
 }
 
 bool Worker::rt_spares_empty() const noexcept { return rt->spares.empty(); }
+
+bool Worker::build_ahead() noexcept {
+  if (retiring_ || !rt->accepting() || rt->spares.size() >= kBuildAhead) {
+    rt->spares.satisfied();
+    return false;
+  }
+  FiberRecord* rec;
+  try {
+    rec = build_fiber(rt, nullptr, nullptr, 0, this);
+  } catch (...) {
+    rt->spares.satisfied();  // out of memory: let the spawn that needs one say so
+    return false;
+  }
+  stacks.count(-1);  // a spare's stack is not in use (park_spare)
+  rt->spares.push(rec);
+  return true;
+}
 
 void Worker::end_spares(std::int64_t now_ns) noexcept {
   // One batch at a time, and only with nothing else waiting here: each ends
@@ -459,12 +477,16 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   // Spin: a fiber handed over by another thread is picked up without the
   // 25-35 us it costs to wake a parked thread on a virtual machine.
   if (!woken_searching.exchange(true, std::memory_order_acq_rel)) rt->begin_search();
-  const auto spin_end = clock::now() + rt->cfg.idle_spin();
+  auto spin_end = clock::now() + rt->cfg.idle_spin();
   for (unsigned i = 0;; ++i) {
     if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
     if (work_visible()) return;  // stays searching until it finds the work
-    if ((i & 63) == 63) {
+    // A spawn elsewhere found no fiber to reuse: build the next ones now,
+    // one per turn, looking for work (and sockets) between two.
+    const bool built = rt->spares.wanted() && build_ahead();
+    if (built || (i & 63) == 63) {
       auto now = clock::now();
+      if (built) spin_end = now + rt->cfg.idle_spin();  // building is not idling
       if (now >= tp) return;
       if (now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.

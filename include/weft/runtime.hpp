@@ -15,7 +15,7 @@ namespace weft {
 // RuntimeStats is a snapshot of a runtime's counters, for tests and monitoring.
 struct RuntimeStats {
   std::size_t live_fibers = 0;       // spawned and not yet finished
-  std::size_t spare_fibers = 0;      // finished, kept for later spawns to reuse
+  std::size_t spare_fibers = 0;      // between tasks (finished, or built ahead), kept for later spawns
   std::size_t stacks_in_use = 0;     // stacks held by live fibers
   std::size_t stacks_reserved = 0;   // stacks carved from memory, in use or pooled
   std::size_t stack_mappings = 0;    // mmap regions holding those stacks

@@ -140,3 +140,51 @@ TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") 
   });
   CHECK(wait_until([&] { return rt.stats().live_fibers == 0 && rt.stats().stacks_in_use == 0; }, 5s));
 }
+
+// A spawn that finds no fiber to reuse builds one, at the cost of a fresh
+// stack; an idle worker then builds the next ones ahead, so that later spawns
+// find them ready. Those nobody takes end like any spare: at trimming, or at
+// shutdown, never having run.
+TEST_CASE("once a spawn had no fiber to reuse, idle workers build some ahead, and the next spawns take them") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "fibers built ahead");
+  constexpr std::size_t kAhead = 64;  // Worker::kBuildAhead
+  constexpr std::size_t kTaken = 40;  // spawned next: the rest stay unused
+  weft::Runtime rt(config(workers));
+  rt.block_on([&] {
+    weft::Event go;
+    std::atomic<std::size_t> parked{0};
+    auto park = [&] {
+      parked.fetch_add(1);
+      go.wait();
+    };
+    std::vector<weft::JoinHandle<void>> hs;
+    REQUIRE(rt.stats().spare_fibers == 0);
+    hs.push_back(weft::spawn(park));  // built: there was nothing to reuse
+    // The spawner sleeps, so every worker is idle (it wakes on the next tick).
+    std::size_t ahead = 0;
+    const auto until = Clock::now() + 5s;
+    while ((ahead = rt.stats().spare_fibers) < kAhead && Clock::now() < until)
+      weft::this_fiber::sleep_for(1ms);
+    MESSAGE("workers=" << workers << " built ahead: " << ahead);
+    // Each builder stops once it sees kAhead: a few more when several raced.
+    CHECK(ahead >= kAhead);
+    CHECK(ahead < kAhead + workers);
+    const auto before = rt.stats();
+    for (std::size_t i = 0; i < kTaken; ++i) hs.push_back(weft::spawn(park));
+    CHECK(parked.load() == kTaken + 1);  // each ran at its spawn, as a new fiber does
+    const auto after = rt.stats();
+    CHECK(after.stacks_in_use == before.stacks_in_use + kTaken);
+    CHECK(after.spare_fibers + kTaken <= before.spare_fibers + workers);  // taken, not built
+    go.set();
+    for (auto& h : hs) h.join();
+  });
+  // Past a window unused, spares beyond 32 a worker end, those built ahead
+  // included; the rest end at shutdown.
+  CHECK(wait_until([&] { return rt.stats().spare_fibers <= 32 * workers; }, 5s));
+  rt.shutdown();
+  const auto s = rt.stats();
+  CHECK(s.spare_fibers == 0);
+  CHECK(s.live_fibers == 0);
+  CHECK(s.stacks_in_use == 0);
+}
