@@ -32,9 +32,18 @@ class FiberRecord;
 // IoSource is the reactor's record of one descriptor. Sources live in chunks
 // and are reused; gen tells a stale event or handle from the current one.
 struct IoSource {
+  // Waiter is the fiber parked for one direction. Its ctx is atomic only so
+  // that Reactor::dispatch() may read it without the lock, as a prefetch
+  // hint; every access is relaxed, and the lock orders the rest.
   struct Waiter {
-    boost::fibers::context* ctx = nullptr;
+    std::atomic<boost::fibers::context*> ctx_{nullptr};
     std::size_t epoch = 0;
+    boost::fibers::context* ctx() const noexcept { return ctx_.load(std::memory_order_relaxed); }
+    void set(boost::fibers::context* c, std::size_t e) noexcept {
+      ctx_.store(c, std::memory_order_relaxed);
+      epoch = e;
+    }
+    void clear() noexcept { set(nullptr, 0); }
   };
   SpinLock lock;
   int fd = -1;
