@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -108,6 +109,35 @@ inline int fd_count() {
   }
   closedir(dir);
   return n - 1;  // opendir's own descriptor
+}
+
+// live_thread_count() is the number of threads of the process that have not
+// begun to exit. A joined thread keeps its /proc/self/task entry a moment
+// after pthread_join returns (the kernel clears the joined tid early in its
+// exit), so a plain count of that directory can run one high; every exiting
+// thread already carries PF_EXITING in the flags of its stat line.
+inline int live_thread_count() {
+  constexpr unsigned long kPfExiting = 0x4;
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + e->d_name + "/stat";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) continue;  // gone between readdir and open
+    char buf[512];
+    const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[len] = '\0';
+    // After the name's closing parenthesis: state ppid pgrp session tty_nr tpgid flags.
+    const char* p = std::strrchr(buf, ')');
+    unsigned long flags = 0;
+    char state = '?';
+    if (p && std::sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) == 2 && !(flags & kPfExiting)) ++n;
+  }
+  closedir(dir);
+  return n;
 }
 
 }  // namespace test_common

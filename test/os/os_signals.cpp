@@ -241,7 +241,7 @@ TEST_CASE("the last Signals restores the disposition and the mask, and drops unr
   pthread_sigmask(SIG_BLOCK, &winch, nullptr);
   Watchdog dog(30s, "restore");
   pthread_sigmask(SIG_UNBLOCK, &winch, nullptr);
-  REQUIRE(count_dir("/proc/self/task", false) == 2);  // main and the watchdog
+  REQUIRE(live_thread_count() == 2);  // main and the watchdog
 
   struct sigaction mine {};
   mine.sa_handler = count_winch;

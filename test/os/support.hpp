@@ -59,23 +59,8 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
   return true;
 }
 
-// count_dir() counts the entries of a /proc directory (without the
-// descriptor opendir holds when skip_own_fd).
-inline int count_dir(const char* path, bool skip_own_fd) {
-  DIR* dir = opendir(path);
-  if (!dir) return -1;
-  int n = 0;
-  std::string own = std::to_string(dirfd(dir));
-  while (dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || (skip_own_fd && name == own)) continue;
-    ++n;
-  }
-  closedir(dir);
-  return n;
-}
-
-inline int fd_count() { return count_dir("/proc/self/fd", true); }
+using test_common::fd_count;
+using test_common::live_thread_count;
 
 // no_children() is true when this process has no child at all, running or
 // zombie. WNOWAIT: it looks without reaping, so it cannot hide a zombie.

@@ -119,25 +119,8 @@ inline void burst(weft::Runtime& rt, std::size_t n) {
   for (auto& h : hs) h.join();
 }
 
-// count_dir() is the number of entries in a /proc directory, without . and ..
-// (and, for /proc/self/fd, without the descriptor opendir itself holds).
-inline int count_dir(const char* path, bool skip_own_fd) {
-  DIR* dir = opendir(path);
-  if (!dir) return -1;
-  int n = 0;
-  int own = dirfd(dir);
-  std::string own_name = std::to_string(own);
-  while (dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || (skip_own_fd && name == own_name)) continue;
-    ++n;
-  }
-  closedir(dir);
-  return n;
-}
-
-inline int thread_count() { return count_dir("/proc/self/task", false); }
-inline int fd_count() { return count_dir("/proc/self/fd", true); }
+inline int thread_count() { return test_common::live_thread_count(); }
+using test_common::fd_count;
 
 // Milliseconds since t0, for messages and loose timing bounds.
 inline long long ms_since(Clock::time_point t0) {
