@@ -213,18 +213,30 @@ void RuntimeCore::monitor() noexcept {
     }
     const bool behind = w->has_lifo() || w->queued() != 0 || has_injected();
     if (now - wt.since >= std::chrono::milliseconds(1) && behind) notify_idle();
-    if (now - wt.since >= kSpareDelay && behind) {
-      // Stuck for real: blocked in the kernel, or computing (at least half
-      // a CPU since its last switch). A thread that merely waits for a CPU
-      // (more workers than cores, a busy machine) gets no spare: another
-      // thread would not help it.
+    // A thread that merely waits for a CPU (more workers than cores, a busy
+    // machine) is not stuck: another thread would not help it, so it gets no
+    // spare, and its fiber is not at fault, so it counts no stall. cpu_used
+    // is the CPU time the thread has had since its last switch (-1: unknown).
+    auto cpu_used = [&]() -> std::int64_t {
       const std::int64_t cpu = cpu_ns(w->thread);
-      const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since).count();
-      const bool computing = wt.cpu_ns >= 0 && cpu >= 0 && (cpu - wt.cpu_ns) * 2 >= wall;
-      if (computing || in_kernel_wait(w->tid.load(std::memory_order_relaxed))) waiting_behind_stuck = true;
+      return wt.cpu_ns >= 0 && cpu >= 0 ? cpu - wt.cpu_ns : -1;
+    };
+    const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since);
+    if (waited >= kSpareDelay && behind) {
+      // Stuck for real: blocked in the kernel, or computing (at least half a
+      // CPU since its last switch).
+      if (cpu_used() * 2 >= waited.count() || in_kernel_wait(w->tid.load(std::memory_order_relaxed)))
+        waiting_behind_stuck = true;
     }
-    if (!wt.reported && cfg.stall_threshold().count() > 0 &&
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since) >= cfg.stall_threshold()) {
+    const auto threshold = cfg.stall_threshold();
+    auto at_fault = [&] {
+      const std::int64_t used = cpu_used();
+      return used < 0 || used * 2 >= std::chrono::nanoseconds(threshold).count() ||
+             in_kernel_wait(w->tid.load(std::memory_order_relaxed));
+    };
+    if (!wt.reported && threshold.count() > 0 && waited >= threshold && at_fault()) {
+      // A stall: the fiber has run without a pause for the threshold, and
+      // computed for at least half of it (or blocks in the kernel).
       wt.reported = true;
       stalls_.fetch_add(1, std::memory_order_relaxed);
       logger().warn("worker {} has run fiber '{}' for {} ms without a pause; fibers queued behind it move to other "

@@ -70,8 +70,11 @@ class Config {
 
   // stall_threshold() is how long a worker may run one fiber without a pause
   // (a blocking call, a long loop) before the log warns about it, naming the
-  // fiber. Fibers queued behind a stuck worker are taken over by other workers
-  // after about a millisecond, whatever this setting. Default 100 ms.
+  // fiber. A worker whose thread merely waits for a CPU that long (a busy
+  // machine) is not reported: the thread must have computed for half that
+  // time, or be blocked in the kernel. Fibers queued behind a stuck worker are
+  // taken over by other workers after about a millisecond, whatever this
+  // setting. Default 100 ms.
   std::chrono::milliseconds stall_threshold() const noexcept { return stall_threshold_; }
   Config& stall_threshold(std::chrono::milliseconds d) noexcept { stall_threshold_ = d; return *this; }
 

@@ -85,12 +85,13 @@ TEST_CASE("SO_RCVTIMEO: read, recv, recvfrom and recvmsg fail with EAGAIN at the
 TEST_CASE("SO_RCVTIMEO applies to each call afresh") {
   for_each_workers([](const Env&) {
     auto p = unix_pair();
-    set_timeout(p.a.get(), SO_RCVTIMEO, 300ms);
-    // Five reads, each answered after about 100 ms: 500 ms in all, more than
-    // the timeout, yet each call is within its own deadline.
+    set_timeout(p.a.get(), SO_RCVTIMEO, 1s);
+    // Five reads, each answered after about 300 ms: 1.5 s in all, more than
+    // the timeout, yet each call is within its own deadline (with 700 ms to
+    // spare for a busy machine).
     auto writer = weft::spawn([&] {
       for (int i = 0; i < 5; ++i) {
-        weft::this_fiber::sleep_for(100ms);
+        weft::this_fiber::sleep_for(300ms);
         CHECK(::write(p.b.get(), "t", 1) == 1);
       }
     });

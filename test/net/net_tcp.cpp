@@ -128,14 +128,9 @@ TEST_CASE("read, accept and write deadlines expire with timed_out, never early")
     server.write_all("x", 1, kWait);
     CHECK(client.read_some(buf, 1, kWait) == 1);
     server.write_all("y", 1, kWait);
-    std::size_t got = 0;
-    for (int i = 0; i < 1000 && got == 0; ++i) {
-      got = client.read_some(buf, 1, ec, Clock::now() - 1s);
-      if (!ec) break;
-      CHECK(ec == std::errc::timed_out);
-      weft::this_fiber::yield();
-    }
-    CHECK(got == 1);
+    client.readable(kWait);  // delivered (loopback may defer it to a softirq)
+    CHECK(client.read_some(buf, 1, ec, Clock::now() - 1s) == 1);
+    CHECK_FALSE(ec);
 
     // Writes: the server does not read, so the buffers fill and write_all stops.
     auto big = pattern(64 << 20, 3);

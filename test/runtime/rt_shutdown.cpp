@@ -45,7 +45,7 @@ TEST_CASE("a detached fiber sleeping for an hour is cancelled when run returns")
     REQUIRE(fiber_wait_until([&] { return started.load(); }, 10s));
   });
   CAPTURE(ms_since(t0));
-  CHECK(ms_since(t0) < 2'000);  // promptly: well within shutdown_grace
+  CHECK(ms_since(t0) < 3'000);  // promptly: within shutdown_grace, loosely (a busy machine)
   CHECK(cancelled.load());
   CHECK(unwound.load());
 }
@@ -71,7 +71,7 @@ TEST_CASE("a fiber joining a sleeping fiber is cancelled too") {
     });  // dropped handle: detached
     REQUIRE(fiber_wait_until([&] { return started.load() && joiner_waiting.load(); }, 10s));
   });
-  CHECK(ms_since(t0) < 2'000);
+  CHECK(ms_since(t0) < 3'000);
   CHECK(sleeper_cancelled.load());
   CHECK(joiner_cancelled.load());
 }
@@ -222,7 +222,7 @@ TEST_CASE("weft::spawn from a fiber during shutdown throws RuntimeStopped or is 
     });
     REQUIRE(fiber_wait_until([&] { return started.load(); }, 10s));
   });
-  CHECK(ms_since(t0) < 2'000);
+  CHECK(ms_since(t0) < 3'000);
   CHECK(stopped_thrown.load() != spawned.load());  // exactly one outcome
   if (spawned.load()) {
     // Had it started, its sleep must have been cancelled; never started is

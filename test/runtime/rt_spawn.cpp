@@ -229,7 +229,8 @@ TEST_CASE("a spawn that reuses a finished fiber starts it clean") {
       REQUIRE(second.join());
     }
   });
-  const auto s = rt.stats();
-  CHECK(s.live_fibers == 0);
-  CHECK(s.stacks_in_use == 0);
+  CHECK(rt.stats().live_fibers == 0);
+  // The root fiber wakes block_on before it is put aside for reuse; until
+  // then its stack counts as used.
+  CHECK(wait_until([&] { return rt.stats().stacks_in_use == 0; }, 2s));
 }

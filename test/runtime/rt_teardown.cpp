@@ -68,7 +68,9 @@ TEST_CASE("no fiber, stack or thread left after join and shutdown") {
       CAPTURE(cycle);
       mixed_work(rt);
       check_no_fibers_left(rt);
-      CHECK(rt.stats().workers_running == workers);
+      // (A spare may have joined them: a worker held up in the kernel with
+      // fibers queued behind it gets one, and shutdown stops spares too.)
+      CHECK(rt.stats().workers_running >= workers);
       rt.shutdown();
       check_stopped(rt);
       // Threads are joined by shutdown; the kernel drops their /proc entry

@@ -127,21 +127,24 @@ TEST_CASE("idle blocking threads leave after blocking_keep_alive") {
   rt.start();
   REQUIRE(wait_until([&] { return rt.stats().workers_running == workers; }, 5s));
   int threads_idle = thread_count();  // workers and whatever else the runtime keeps
-  // Four jobs that wait for each other force four pool threads at once.
+  // Four jobs that wait for each other force four pool threads at once; the
+  // count is read while all four are still inside their jobs (once their
+  // jobs return, the 50 ms keep-alive may already have run out).
   std::atomic<int> arrived{0};
+  std::atomic<std::size_t> threads_seen{0};
   rt.block_on([&] {
     std::vector<weft::JoinHandle<bool>> hs;
     for (int i = 0; i < 4; ++i) {
       hs.push_back(weft::spawn([&] {
         return weft::unblock([&] {
-          arrived.fetch_add(1);
+          if (arrived.fetch_add(1) == 3) threads_seen = rt.stats().blocking_threads;
           return wait_until([&] { return arrived.load() == 4; }, 10s);
         });
       }));
     }
     for (auto& h : hs) CHECK(h.join());
   });
-  CHECK(rt.stats().blocking_threads == 4);
+  CHECK(threads_seen.load() == 4);
   CHECK(wait_until([&] { return rt.stats().blocking_threads == 0; }, 5s));
   CHECK(wait_until([&] { return thread_count() == threads_idle; }, 5s));
   // The pool grows again on demand after it emptied.
