@@ -106,15 +106,23 @@ TEST_CASE("Semaphore: a large request is served in order, not overtaken") {
       ++queued;
       sem.acquire(3);
     });
-    REQUIRE(fiber_wait_until([&] { return queued.load() == 1; }, 10s));
-    for (int i = 0; i < 10; ++i) weft::this_fiber::yield();
+    // Until the big one waits, a permit put out is taken back at once; once
+    // it waits, nobody may take it but the big one (no barging).
+    const auto until = Clock::now() + 10s;
+    bool big_waits = false;
+    while (!big_waits && Clock::now() < until) {
+      sem.release(1);
+      big_waits = !sem.try_acquire(1);
+      if (!big_waits) weft::this_fiber::yield();
+    }
+    REQUIRE(big_waits);
     auto small = weft::spawn([&] {
       ++queued;
       sem.acquire(1);
     });
     REQUIRE(fiber_wait_until([&] { return queued.load() == 2; }, 10s));
     for (int i = 0; i < 10; ++i) weft::this_fiber::yield();
-    sem.release(2);  // enough for the small one, but the big one is first
+    sem.release(1);  // two out: enough for the small one, but the big one is first
     for (int i = 0; i < 20; ++i) weft::this_fiber::yield();
     CHECK_FALSE(small.is_finished());
     CHECK_FALSE(sem.try_acquire());  // newcomers do not barge either
