@@ -142,10 +142,7 @@ void RuntimeCore::shutdown() {
 }
 
 void RuntimeCore::cancel_all() noexcept {
-  auto cancel_list = [](LiveList& l) {
-    std::lock_guard<SpinLock> g(l.lock);
-    for (FiberRecord* r = l.head; r; r = r->live_next) cancel(r);
-  };
+  auto cancel_list = [](LiveList& l) { l.for_each([](FiberRecord* r) { cancel(r); }); };
   cancel_list(outside_live);
   for (auto& w : workers) cancel_list(w->live);
 }
@@ -171,14 +168,13 @@ void RuntimeCore::log_stragglers() noexcept {
   std::string names;
   std::size_t n = 0;
   auto collect = [&](LiveList& l) {
-    std::lock_guard<SpinLock> g(l.lock);
-    for (FiberRecord* r = l.head; r; r = r->live_next, ++n) {
-      if (n >= kMaxNames) continue;
+    l.for_each([&](FiberRecord* r) {
+      if (n++ >= kMaxNames) return;
       if (!names.empty()) names += ", ";
       names += '\'';
       names += *r->task->name() ? r->task->name() : "(unnamed)";
       names += '\'';
-    }
+    });
   };
   collect(outside_live);
   for (auto& w : workers) collect(w->live);

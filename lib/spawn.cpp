@@ -2,6 +2,7 @@
 // build the Boost.Fiber context below it, and either run the new fiber at once
 // (spawned from a fiber of the same runtime: the spawner waits in the LIFO
 // slot) or queue it for the workers (spawned from anywhere else).
+#include <cstdint>
 #include <stdexcept>
 
 #include <boost/fiber/context.hpp>
@@ -61,10 +62,10 @@ void fiber_main(FiberRecord* rec) noexcept {
 }
 
 // go_live() makes rec, about to run task, reachable by cancel_task() and by
-// shutdown (through list).
-void go_live(RuntimeCore* rt, FiberRecord* rec, TaskBase* task, LiveList& list) noexcept {
+// shutdown (through list, in the slot claimed for it).
+void go_live(RuntimeCore* rt, FiberRecord* rec, TaskBase* task, LiveList& list, std::uint32_t slot) noexcept {
   task->fiber_.store(rec, std::memory_order_release);
-  list.add(rec);
+  list.fill(slot, rec);
   // Shutdown sets its state before it walks the live lists: either it saw this
   // fiber, or we see the state now. Such a fiber still runs, cancelled at once.
   if (!rt->accepting()) rec->cancelled.store(true, std::memory_order_relaxed);
@@ -129,11 +130,13 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
     throw std::logic_error("weft::spawn_local() must be called from a fiber of the runtime");
   if (!rt->accepting()) throw RuntimeStopped();
   if (params.name && !params.name->empty()) task->set_name(params.name->data(), params.name->size());
+  LiveList& list = here ? w->live : rt->outside_live;
+  const std::uint32_t slot = list.claim();
 
   if (here && params.stack_size == 0) {
     if (FiberRecord* spare = w->take_spare_for_spawn()) {
       spare->begin_task(task, params.local ? w : nullptr);
-      go_live(rt, spare, task, w->live);
+      go_live(rt, spare, task, list, slot);
       run_now(w, cur->ctx, spare->ctx);
       return;
     }
@@ -142,9 +145,15 @@ void launch(RuntimeCore* rt, TaskBase* task, const SpawnParams& params) {
   // None to reuse, here or passed on: idle workers build the next ones
   // ahead (Worker::build_ahead), a parked one woken for it.
   if (here && params.stack_size == 0 && rt->spares.want()) rt->notify_idle();
-  FiberRecord* rec = build_fiber(rt, task, params.local ? w : nullptr, params.stack_size, here ? w : nullptr);
+  FiberRecord* rec;
+  try {
+    rec = build_fiber(rt, task, params.local ? w : nullptr, params.stack_size, here ? w : nullptr);
+  } catch (...) {
+    list.unclaim(slot);
+    throw;
+  }
   Ctx* ctx = rec->ctx;
-  go_live(rt, rec, task, here ? w->live : rt->outside_live);
+  go_live(rt, rec, task, list, slot);
   if (here) {
     cur->ctx->attach(ctx);
     run_now(w, cur->ctx, ctx);
