@@ -202,13 +202,14 @@ void RuntimeCore::monitor() noexcept {
       continue;
     }
     if (wt.cpu_ns < 0) wt.cpu_ns = cpu_ns(w->thread);
-    if (now - wt.since >= std::chrono::milliseconds(1)) {
+    const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since);
+    if (waited >= std::chrono::milliseconds(1)) {
       // Fibers woken for it by other threads go elsewhere from now on.
       w->mark_stuck();
       w->release_handoffs();
     }
     const bool behind = w->has_lifo() || w->queued() != 0 || has_injected();
-    if (now - wt.since >= std::chrono::milliseconds(1) && behind) notify_idle();
+    if (waited >= std::chrono::milliseconds(1) && behind) notify_idle();
     // A thread that merely waits for a CPU (more workers than cores, a busy
     // machine) is not stuck: another thread would not help it, so it gets no
     // spare, and its fiber is not at fault, so it counts no stall. cpu_used
@@ -217,7 +218,6 @@ void RuntimeCore::monitor() noexcept {
       const std::int64_t cpu = cpu_ns(w->thread);
       return wt.cpu_ns >= 0 && cpu >= 0 ? cpu - wt.cpu_ns : -1;
     };
-    const auto waited = std::chrono::duration_cast<std::chrono::nanoseconds>(now - wt.since);
     if (waited >= kSpareDelay && behind) {
       // Stuck for real: blocked in the kernel, or computing (at least half a
       // CPU since its last switch).
@@ -237,7 +237,7 @@ void RuntimeCore::monitor() noexcept {
       stalls_.fetch_add(1, std::memory_order_relaxed);
       logger().warn("worker {} has run fiber '{}' for {} ms without a pause; fibers queued behind it move to other "
                     "workers (use weft::unblock() for blocking calls)",
-                    i, w->running_name(), std::chrono::duration_cast<std::chrono::milliseconds>(now - wt.since).count());
+                    i, w->running_name(), std::chrono::duration_cast<std::chrono::milliseconds>(waited).count());
     }
   }
   if (waiting_behind_stuck && !has_idle() && started < workers.size()) start_spare();
