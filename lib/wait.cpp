@@ -60,12 +60,9 @@ void absorb_lost_race(Ctx* ctx) noexcept {
 }  // namespace
 
 bool wake(Ctx* ctx, std::size_t epoch, bool to_waker) noexcept {
-  // The sleeper's context and record are likely cold: start on the record's
-  // line before the claim, whose locked instruction would hold it back.
-  Rec* rec = record_of(ctx);
-  if (rec) __builtin_prefetch(rec, 1);
   std::size_t expected = epoch;
   if (!ctx->waker_epoch_.compare_exchange_strong(expected, epoch + 1, std::memory_order_acq_rel)) return false;
+  Rec* rec = record_of(ctx);
   if (movable(rec)) {
     // Not parked yet: the fiber finds the mark when it tries to park.
     if (rec->park_state.exchange(Rec::kWoken, std::memory_order_acq_rel) != Rec::kParked) return true;
