@@ -213,18 +213,25 @@ void Worker::maintain() noexcept {
   const std::int64_t t = to_ns(now);
   end_spares(t);
   if (!rt->reactor.has_sources()) return;
-  // Take no more ready sockets than the run queue has room for. With a
-  // thousand busy connections a full batch would overflow the queue into
-  // the injection queue, where fibers wait behind every later poll's (1,000
-  // echo connections: a p99 of 52 ms instead of 12); left in the kernel's
-  // ready list they keep their order, and come with the next poll. A queue
-  // this full runs for a while: tell the reactor thread so, or it would poll
-  // behind our back and hand us a full batch from outside. Still poll now
-  // and then, a little, in case the queue never empties (fibers that only
-  // yield).
+  // Take ready sockets a small batch at a time, and only once the queue has
+  // almost run dry, as an epoll loop handles each batch before it polls
+  // again. The kernel's ready list keeps the rest in order. A fiber then
+  // runs soon after the poll that found its socket: what the poll touched
+  // (the socket, the fiber's record and stack) is still in cache, where a
+  // deep queue would have evicted it (1,000 echo connections on one worker:
+  // 5% less CPU per message than with batches of up to 255). A queue that
+  // never empties (fibers that only yield) still gets a poll every
+  // kBusyPollNs, as much as it has room for: beyond that, fibers would
+  // overflow into the injection queue, where they wait behind every later
+  // poll's (1,000 echo connections: a p99 of 52 ms instead of 12). Until
+  // then, tell the reactor thread that we will poll, or it would poll behind
+  // our back and hand us a full batch from outside.
   const std::uint32_t queued = std::min(queue_.size_hint(), RunQueue<Ctx>::kCapacity);
   const int room = static_cast<int>(RunQueue<Ctx>::kCapacity - queued) - 1;  // and the LIFO slot's
-  if (room >= kMinPollRoom || t - last_poll_ns_ >= kBusyPollNs) {
+  if (queued < static_cast<std::uint32_t>(kPollBatch)) {
+    rt->reactor.poll(this, std::chrono::nanoseconds(0), kPollBatch);
+    last_poll_ns_ = t;
+  } else if (t - last_poll_ns_ >= kBusyPollNs) {
     rt->reactor.poll(this, std::chrono::nanoseconds(0), std::max(room, kMinPollRoom));
     last_poll_ns_ = t;
   } else {

@@ -141,9 +141,11 @@ class Worker {
 
   static constexpr std::uint32_t kDispatchInterval = 61;  // as Go's and Tokio's
   static constexpr std::uint32_t kMaxLifoStreak = 3;      // as Tokio's
-  // A busy worker polls for ready sockets only with this much room in its
-  // queue (maintain()), or when it has not polled for kBusyPollNs; below
-  // it, it has enough to run meanwhile.
+  // A busy worker takes ready sockets kPollBatch at most at a time, once
+  // fewer than that many fibers wait in its queue (maintain()); or, when it
+  // has not polled for kBusyPollNs, as many as its queue has room for, and
+  // kMinPollRoom at least.
+  static constexpr int kPollBatch = 32;
   static constexpr int kMinPollRoom = 128;
   static constexpr std::int64_t kBusyPollNs = 2'000'000;
 
