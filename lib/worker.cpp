@@ -219,7 +219,7 @@ void Worker::maintain() noexcept {
   // runs soon after the poll that found its socket: what the poll touched
   // (the socket, the fiber's record and stack) is still in cache, where a
   // deep queue would have evicted it (1,000 echo connections on one worker:
-  // 5% less CPU per message than with batches of up to 255). A queue that
+  // 7% less CPU per message than with batches of up to 255). A queue that
   // never empties (fibers that only yield) still gets a poll every
   // kBusyPollNs, as much as it has room for: beyond that, fibers would
   // overflow into the injection queue, where they wait behind every later

@@ -248,11 +248,11 @@ TEST_CASE("data announced to one fiber is not stranded for another whose attempt
 }
 
 TEST_CASE("a descriptor is served while a thousand fibers keep yielding") {
-  // A busy worker polls for descriptors only when its run queue has room,
-  // and tells the reactor thread not to poll for it meanwhile; 1,000
-  // fibers that yield in turn keep its 256-place queue full most of the
-  // time. The pipe's reader must still wake: the worker also polls a little
-  // every few milliseconds, whatever the room.
+  // A busy worker polls for descriptors only once its run queue has almost
+  // run dry, and tells the reactor thread not to poll for it meanwhile;
+  // 1,000 fibers that yield in turn never let it run dry. The pipe's reader
+  // must still wake: the worker also polls every few milliseconds, whatever
+  // its queue holds.
   for_each_workers([] {
     auto p = make_pipe();
     std::atomic<bool> stop{false};
