@@ -497,7 +497,8 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
       if (now >= tp) return;
       if (now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
-      if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0)) > 0) return;
+      // A batch at a time, as in maintain().
+      if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0), kPollBatch) > 0) return;
       if (steal_lifo(to_ns(now))) return;
     }
     spin_pause();
@@ -514,14 +515,15 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
     // they would be ripe, in case their worker got stuck meanwhile.
     if (saw_young_) tp = std::min(tp, clock::now() + std::chrono::nanoseconds(kStealAgeNs));
     // With descriptors registered, block in the reactor if nobody else does:
-    // a socket that turns ready then wakes its fiber on this very thread.
+    // a socket that turns ready then wakes its fiber on this very thread
+    // (a batch at most, as in maintain()).
     bool polled = false;
     if (rt->reactor.has_sources() && parker_.begin_poll()) {
       auto now = clock::now();
       auto timeout = tp == clock::time_point::max() ? std::chrono::nanoseconds(-1)
                      : tp <= now                     ? std::chrono::nanoseconds(0)
                                                      : std::chrono::nanoseconds(tp - now);
-      polled = rt->reactor.poll(this, timeout) >= 0;
+      polled = rt->reactor.poll(this, timeout, kPollBatch) >= 0;
       parker_.end_poll();
     }
     if (!polled && rt->reactor.has_sources() && !rt->reactor.blocking_poller_active()) {
