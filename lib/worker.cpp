@@ -227,11 +227,11 @@ void Worker::maintain() noexcept {
   // then, tell the reactor thread that we will poll, or it would poll behind
   // our back and hand us a full batch from outside.
   const std::uint32_t queued = std::min(queue_.size_hint(), RunQueue<Ctx>::kCapacity);
-  const int room = static_cast<int>(RunQueue<Ctx>::kCapacity - queued) - 1;  // and the LIFO slot's
   if (queued < static_cast<std::uint32_t>(kPollBatch)) {
     rt->reactor.poll(this, std::chrono::nanoseconds(0), kPollBatch);
     last_poll_ns_ = t;
   } else if (t - last_poll_ns_ >= kBusyPollNs) {
+    const int room = static_cast<int>(RunQueue<Ctx>::kCapacity - queued) - 1;  // and the LIFO slot's
     rt->reactor.poll(this, std::chrono::nanoseconds(0), std::max(room, kMinPollRoom));
     last_poll_ns_ = t;
   } else {
