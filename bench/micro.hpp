@@ -42,6 +42,10 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// cpu_seconds() is the CPU time (user and system) the process has used so far,
+// all threads together.
+double cpu_seconds();
+
 // status_kb() reads a "Field: N kB" line of /proc/self/status (VmRSS, VmHWM); -1 if absent.
 long status_kb(const char* field);
 

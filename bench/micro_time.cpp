@@ -1,5 +1,11 @@
 // Timers and parked fibers: sleep_storm (100k fibers sleeping a random 0-100 ms,
 // lateness measured) and idle_tasks (fibers parked on a channel, RSS per fiber).
+//
+// sleep_storm also reports when the last fiber had started (spawned_ms: a
+// spawn runs its fiber at once, up to its sleep) and the process's CPU time
+// over the run (cpu_ms). The run cannot end before spawned_ms plus the
+// longest sleep (100 ms), however little CPU it takes: cpu_ms against
+// seconds tells how much of the wall time was work and how much that tail.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +32,7 @@ Result sleep_storm(const Options& opt) {
     handles.reserve(r.ops);
     // Same durations as the Boost.Fiber peer: mt19937_64 seeded 42, 0-100 ms in ns.
     std::mt19937_64 rng(42);
+    const double cpu0 = cpu_seconds();
     const auto t0 = Clock::now();
     for (std::uint64_t i = 0; i < r.ops; i++) {
       const auto d = std::chrono::nanoseconds(rng() % 100'000'000);
@@ -35,12 +42,14 @@ Result sleep_storm(const Options& opt) {
         late[i] = std::chrono::duration<double, std::micro>(Clock::now() - asked - d).count();
       }));
     }
+    const double spawned = seconds_since(t0);
     for (auto& h : handles) h.join();
     r.seconds = seconds_since(t0);
+    const double cpu = cpu_seconds() - cpu0;
     std::sort(late.begin(), late.end());
-    char buf[128];
-    std::snprintf(buf, sizeof buf, " p50_late_us=%.0f p99_late_us=%.0f max_late_us=%.0f",
-                  late[r.ops / 2], late[r.ops * 99 / 100], late[r.ops - 1]);
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " p50_late_us=%.0f p99_late_us=%.0f max_late_us=%.0f spawned_ms=%.0f cpu_ms=%.0f",
+                  late[r.ops / 2], late[r.ops * 99 / 100], late[r.ops - 1], spawned * 1e3, cpu * 1e3);
     r.extra = buf;
     return r;
   });

@@ -13,9 +13,18 @@
 #include <exception>
 #include <string>
 
+#include <sys/resource.h>
+
 #include "micro.hpp"
 
 namespace weft::bench {
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) * 1e-6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
 
 long status_kb(const char* field) {
   FILE* f = std::fopen("/proc/self/status", "r");
