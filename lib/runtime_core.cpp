@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,12 +58,22 @@ unsigned resolve_workers(const Config& cfg) {
   if (n > 1024) throw std::invalid_argument("weft: worker_threads " + std::to_string(n) + " exceeds 1024");
   return n;
 }
+
+// usable_cpus() counts the CPUs this process may run on.
+unsigned usable_cpus() noexcept {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&allowed));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 }  // namespace
 
 RuntimeCore::RuntimeCore(Config c)
     : cfg(std::move(c)), nworkers(resolve_workers(cfg)), serial(next_serial()),
       epoch(std::chrono::steady_clock::now()) {
-  stacks.configure(cfg.stack_size(), cfg.stack_guard());
+  // The stack preparer only uses a CPU that no worker would use.
+  stacks.configure(cfg.stack_size(), cfg.stack_guard(), nworkers < usable_cpus(), cfg.thread_name_prefix() + "s");
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
   blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
   bridge_runtime_created(this);
@@ -346,6 +357,7 @@ RuntimeStats RuntimeCore::stats() noexcept {
   s.stacks_in_use = stacks_in_use > 0 ? static_cast<std::size_t>(stacks_in_use) : 0;
   s.stacks_reserved = stacks.reserved();
   s.stack_mappings = stacks.mappings();
+  s.stacks_prepared = stacks.prepared();
   for (auto& w : workers) {
     s.steals += w->steals.load(std::memory_order_relaxed);
     s.parks += w->parks.load(std::memory_order_relaxed);

@@ -40,8 +40,13 @@ namespace {
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kMinUsable = 16 * 1024;
 constexpr std::size_t kMaxUsable = std::size_t{1} << 30;  // 1 GiB: beyond, a thread is the tool
-// A slab holds this many bytes of stacks (at least one stack).
+// A size's first slab holds this many bytes of stacks (at least one stack);
+// each later one as many as all before, up to kMaxSlabBytes: a burst of
+// 100k fibers then maps a dozen slabs, not hundreds. Each mapping of a slab
+// next to the last one extends that one's VMA, which waits for every page
+// fault in progress there (and they for it).
 constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
+constexpr std::size_t kMaxSlabBytes = 64 * 1024 * 1024;
 // Stacks moved between a worker cache and the shared list at once.
 constexpr std::size_t kBatch = 32;
 constexpr std::size_t kCacheMax = 4 * kBatch;
@@ -67,19 +72,21 @@ bool guard_install_works() {
 
 StackPool::~StackPool() { reset(); }
 
-void StackPool::configure(std::size_t default_usable, StackGuard guard) {
+void StackPool::configure(std::size_t default_usable, StackGuard guard, bool prepare, std::string thread_name) {
   if (default_usable < kMinUsable || default_usable > kMaxUsable)
     throw std::invalid_argument("weft: stack size " + std::to_string(default_usable) +
                                 " is outside 16 KiB .. 1 GiB");
   default_usable_ = round_page(default_usable);
   guard_ = guard;
+  prepare_ = prepare;
+  prep_name_ = std::move(thread_name);
   if (guard_ == StackGuard::automatic && !guard_install_works()) guard_ = StackGuard::never;
 }
 
-void StackPool::carve(std::size_t usable, std::vector<Stack>& into) {
+StackPool::Slab StackPool::map_slab(std::size_t usable, std::size_t carved, std::vector<Stack>& into) {
   const bool guard = guard_wanted();
   const std::size_t span = usable + (guard ? kPage : 0);
-  std::size_t count = kSlabBytes / span;
+  std::size_t count = std::clamp(carved, kSlabBytes / span, kMaxSlabBytes / span);
   if (count == 0) count = 1;
   const std::size_t bytes = count * span;
   void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -91,8 +98,8 @@ void StackPool::carve(std::size_t usable, std::vector<Stack>& into) {
   }
   // Transparent huge pages would commit 2 MiB where a fiber touches 4 KiB.
   madvise(base, bytes, MADV_NOHUGEPAGE);
-  slabs_.emplace_back(base, bytes);
   mappings_.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t before = into.size();
   char* p = static_cast<char*>(base);
   const bool cheap_guard = guard && guard_install_works();
   for (std::size_t i = 0; i < count; ++i, p += span) {
@@ -105,10 +112,13 @@ void StackPool::carve(std::size_t usable, std::vector<Stack>& into) {
       if (rc != 0) {
         int e = errno;
         // Keep what was carved so far; the rest of the slab stays unused.
-        if (into.empty())
+        if (i == 0) {
+          munmap(base, bytes);
+          mappings_.fetch_sub(1, std::memory_order_relaxed);
           throw std::system_error(e, std::generic_category(),
                                   "weft: cannot place a stack guard page (mprotect costs two mappings "
                                   "per stack: raise vm.max_map_count or use StackGuard::automatic)");
+        }
         logger().warn("stack guard failed after {} stacks: {}", i, std::strerror(e));
         break;
       }
@@ -116,7 +126,35 @@ void StackPool::carve(std::size_t usable, std::vector<Stack>& into) {
     }
     into.push_back(s);
   }
-  reserved_.fetch_add(into.size(), std::memory_order_relaxed);
+  reserved_.fetch_add(into.size() - before, std::memory_order_relaxed);
+  return {base, bytes};
+}
+
+void StackPool::grow(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk) {
+  // Mapping a slab and placing its guards takes a while: other threads take
+  // and return stacks meanwhile.
+  const std::size_t carved = fl.carved;
+  lk.unlock();
+  std::vector<Stack> fresh;
+  const Slab slab = map_slab(usable, carved, fresh);
+  lk.lock();
+  try {
+    slabs_.push_back(slab);
+    // Doubling: a burst carves hundreds of slabs, and growing by one slab
+    // each time would reallocate (and, past malloc's mmap threshold, map
+    // and unmap) both lists every time.
+    const std::size_t need = fl.carved + fresh.size();
+    if (need > fl.hot.capacity()) fl.hot.reserve(std::max(need, 2 * fl.hot.capacity()));
+    if (need > fl.cold.capacity()) fl.cold.reserve(std::max(need, 2 * fl.cold.capacity()));
+  } catch (...) {
+    if (!slabs_.empty() && slabs_.back() == slab) slabs_.pop_back();
+    munmap(slab.first, slab.second);
+    mappings_.fetch_sub(1, std::memory_order_relaxed);
+    reserved_.fetch_sub(fresh.size(), std::memory_order_relaxed);
+    throw;
+  }
+  fl.carved += fresh.size();
+  fl.cold.insert(fl.cold.end(), fresh.begin(), fresh.end());
 }
 
 Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
@@ -129,28 +167,27 @@ Stack StackPool::acquire(std::size_t usable, StackCache* cache) {
     cache->stacks.pop_back();
     return s;
   }
+  bool kick = false;
+  Stack s;
   try {
-    std::lock_guard<std::mutex> lk(mu_);
-    FreeList& fl = free_[usable];
-    if (fl.hot.empty() && fl.cold.empty()) {
-      std::vector<Stack> fresh;
-      carve(usable, fresh);
-      fl.hot.reserve(fl.carved + fresh.size());
-      fl.cold.reserve(fl.carved + fresh.size());
-      fl.carved += fresh.size();
-      fl.cold.insert(fl.cold.end(), fresh.begin(), fresh.end());
-    }
-    Stack s = fl.take();
+    std::unique_lock<std::mutex> lk(mu_);
+    FreeList& fl = free_[usable];  // a node: stays put while the lock is let go
+    while (fl.empty()) grow(usable, fl, lk);
+    // Stacks taken past the hot ones mean a burst: the preparer commits the
+    // next ones' top pages off this thread (stack_preparer.cpp).
+    const std::size_t hot_before = fl.hot.size(), cold_before = fl.cold.size();
+    s = fl.take();
     // Refill the worker's cache in one go, to take the lock less often.
     if (cache && usable == default_usable_) {
-      while (cache->stacks.size() < kBatch && (!fl.hot.empty() || !fl.cold.empty()))
-        cache->stacks.push_back(fl.take());
+      while (cache->stacks.size() < kBatch && !fl.empty()) cache->stacks.push_back(fl.take());
+      if (hot_before <= cache->stacks.size()) kick = note_demand(fl, cold_before - fl.cold.size());
     }
-    return s;
   } catch (...) {
     count(cache, -1);
     throw;
   }
+  if (kick) kick_preparer();
+  return s;
 }
 
 void StackPool::count(StackCache* cache, std::int64_t d) noexcept {
@@ -210,7 +247,16 @@ std::size_t StackPool::trim() noexcept {
         break;
       }
       fl.hot.erase(fl.hot.begin(), end);
+      // The burst is over: stacks the preparer made ready go back too.
+      try {
+        excess.insert(excess.end(), fl.ready.begin(), fl.ready.end());
+        fl.ready.clear();
+      } catch (...) {
+        excess_.store(true, std::memory_order_relaxed);
+        break;
+      }
     }
+    ready_target_ = 0;
   }
   if (excess.empty()) return 0;
   // Outside the lock: workers take and return stacks meanwhile. These are in
@@ -241,6 +287,7 @@ void StackPool::flush(StackCache& cache) noexcept {
 }
 
 void StackPool::reset() noexcept {
+  stop_preparer();  // it may hold stacks in no list
   std::lock_guard<std::mutex> lk(mu_);
   if (in_use_.load() != 0) {
     // A stack still in use must stay mapped: a fiber runs on it.

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <weft/config.hpp>
@@ -41,8 +45,10 @@ class StackPool {
   ~StackPool();
 
   // configure() sets the default size and guard policy; the pool must be empty.
-  // Throws std::invalid_argument for a size it cannot honour.
-  void configure(std::size_t default_usable, StackGuard guard);
+  // prepare allows the preparer thread (stack_preparer.cpp), named
+  // thread_name, which starts once a burst has carved a few hundred stacks. Throws std::invalid_argument for a
+  // size it cannot honour.
+  void configure(std::size_t default_usable, StackGuard guard, bool prepare = false, std::string thread_name = {});
 
   // acquire() hands out a stack of at least `usable` bytes, from cache when
   // given and the size is the default one. Throws std::system_error (ENOMEM,
@@ -62,7 +68,8 @@ class StackPool {
   // runtime's monitor calls it).
   std::size_t trim() noexcept;
 
-  // reset() unmaps everything; all stacks must have been released.
+  // reset() stops the preparer and unmaps everything; all stacks must have
+  // been released.
   void reset() noexcept;
 
   std::size_t default_usable() const noexcept { return default_usable_; }
@@ -70,10 +77,23 @@ class StackPool {
   std::int64_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
   std::size_t reserved() const noexcept { return reserved_.load(std::memory_order_relaxed); }
   std::size_t mappings() const noexcept { return mappings_.load(std::memory_order_relaxed); }
+  // prepared() counts the stacks the preparer has made ready (committed
+  // their top page), over the pool's whole life: reset() keeps the count.
+  std::size_t prepared() const noexcept { return prepared_.load(std::memory_order_relaxed); }
 
  private:
-  // carve() maps a slab of stacks of one size and fills the shared list.
-  void carve(std::size_t usable, std::vector<Stack>& into);
+  using Slab = std::pair<void*, std::size_t>;
+  struct FreeList;
+  // map_slab() reserves a slab of stacks of one size, guard pages installed,
+  // and appends its stacks to `into`: as many as `carved`, the stacks of
+  // that size carved so far, within bounds. Touches no shared state but
+  // counters, so needs no lock.
+  Slab map_slab(std::size_t usable, std::size_t carved, std::vector<Stack>& into);
+  // grow() maps one more slab for fl (stacks of `usable` bytes) and files
+  // its stacks as cold. Under mu_, held by lk, which it lets go of while it
+  // maps. Throws what map_slab() throws, or std::bad_alloc (then the slab is
+  // unmapped again); lk may then be unlocked.
+  void grow(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk);
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
   // count() adds d to the stacks taken: cache's count, or in_use_ without one.
   void count(StackCache* cache, std::int64_t d) noexcept;
@@ -82,27 +102,51 @@ class StackPool {
   StackGuard guard_ = StackGuard::automatic;
 
   // FreeList holds the free stacks of one size: hot ones (returned with
-  // their touched pages, most recent last) and cold ones (never used, or
-  // trimmed). Both have room for every stack of that size ever carved, so
-  // returning one never allocates.
+  // their touched pages, most recent last), ready ones (never used, top page
+  // committed by the preparer) and cold ones (never used, or trimmed). Hot
+  // and cold have room for every stack of that size ever carved, so
+  // returning one never allocates; ready has room for as many as the
+  // preparer ever keeps.
   struct FreeList {
     std::vector<Stack> hot;
+    std::vector<Stack> ready;
     std::vector<Stack> cold;
     std::size_t carved = 0;  // stacks of this size ever carved
+    bool empty() const noexcept { return hot.empty() && ready.empty() && cold.empty(); }
     Stack take() noexcept {
-      std::vector<Stack>& from = hot.empty() ? cold : hot;
+      std::vector<Stack>& from = !hot.empty() ? hot : !ready.empty() ? ready : cold;
       Stack s = from.back();
       from.pop_back();
       return s;
     }
   };
 
+  // The preparer (stack_preparer.cpp).
+  // note_demand() is acquire()'s report, under mu_, that it took default-size
+  // stacks past the hot ones, `faulting` of them cold. True: the caller must
+  // call kick_preparer() once it has let go of mu_.
+  bool note_demand(FreeList& fl, std::size_t faulting) noexcept;
+  void kick_preparer() noexcept;
+  void prepare_loop() noexcept;
+  // stop_preparer() joins the preparer thread. Not under mu_.
+  void stop_preparer() noexcept;
+
   std::mutex mu_;
   std::unordered_map<std::size_t, FreeList> free_;  // by usable size
   std::atomic<bool> excess_{false};  // some hot list may have grown past what trim() keeps
   std::int64_t excess_since_ = -1;   // when trim() first saw excess_ (steady ns), for trim() alone
   // slabs_ are the mappings to unmap at reset().
-  std::vector<std::pair<void*, std::size_t>> slabs_;
+  std::vector<Slab> slabs_;
+
+  bool prepare_ = false;
+  std::string prep_name_;
+  std::thread prep_thread_;
+  std::condition_variable prep_cv_;
+  std::size_t ready_target_ = 0;  // stacks the preparer keeps ready (under mu_)
+  bool prep_wanted_ = false;      // under mu_
+  bool prep_stop_ = false;        // under mu_
+  bool prep_started_ = false;     // under mu_: a thread was started, or failed to
+  std::atomic<std::size_t> prepared_{0};
 
   std::atomic<std::int64_t> in_use_{0};
   std::atomic<std::size_t> reserved_{0};

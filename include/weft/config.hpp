@@ -42,7 +42,8 @@ class Config {
 
   // thread_name_prefix() names worker threads "<prefix><index>" (cut to 15
   // characters by the kernel). Default "weft-w". Blocking-pool threads are
-  // named "<prefix>b".
+  // named "<prefix>b", the reactor thread "<prefix>r", the stack preparer
+  // "<prefix>s".
   const std::string& thread_name_prefix() const noexcept { return thread_name_prefix_; }
   Config& thread_name_prefix(std::string p) { thread_name_prefix_ = std::move(p); return *this; }
 

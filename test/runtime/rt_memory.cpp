@@ -3,9 +3,13 @@
 // stacks go back to the pool, which gives the pages of all but a few
 // thousand back to the system once the burst is over (half a second), off
 // the workers' path (the runtime's monitor trims the pool).
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -194,4 +198,76 @@ TEST_CASE("once a spawn had no fiber to reuse, idle workers build some ahead, an
   CHECK(s.spare_fibers == 0);
   CHECK(s.live_fibers == 0);
   CHECK(s.stacks_in_use == 0);
+}
+
+namespace {
+
+// usable_cpus() counts the CPUs this process may run on.
+unsigned usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// threads_named() counts the live threads of this process called `name`.
+int threads_named(const std::string& name) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(e.path() / "comm");
+    std::string comm;
+    if (std::getline(in, comm) && comm == name) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// A fiber's first run faults in its stack's top page. Where a CPU is left
+// over by the workers, a burst of spawns that reuses nothing has a thread of
+// the stack pool ("<prefix>s") commit those pages ahead of the spawns; it
+// starts at the first burst, stops with the runtime, and starts again with it.
+TEST_CASE("a burst of spawns has its stacks' first pages committed by the stack preparer, where a CPU is spare") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "stack preparer");
+  constexpr std::size_t kFibers = 4096;
+  const bool spare_cpu = workers < usable_cpus();
+  weft::Runtime rt(config(workers).thread_name_prefix("prep-"));
+  std::size_t prepared = 0;
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    REQUIRE(threads_named("prep-s") == 0);
+    rt.block_on([&] {
+      weft::Event go;
+      std::atomic<std::size_t> parked{0};
+      std::vector<weft::JoinHandle<void>> hs;
+      hs.reserve(kFibers);
+      for (std::size_t i = 0; i < kFibers; ++i) {
+        hs.push_back(weft::spawn([&] {
+          parked.fetch_add(1, std::memory_order_relaxed);
+          go.wait();
+        }));
+      }
+      CHECK(fiber_wait_until([&] { return parked.load() == kFibers; }, 10s));
+      if (spare_cpu) {
+        CHECK(fiber_wait_until([&] { return rt.stats().stacks_prepared > prepared; }, 10s));
+        CHECK(threads_named("prep-s") == 1);
+      } else {
+        CHECK(rt.stats().stacks_prepared == 0);
+        CHECK(threads_named("prep-s") == 0);
+      }
+      go.set();
+      for (auto& h : hs) h.join();
+    });
+    const auto s = rt.stats();
+    MESSAGE("workers=" << workers << " cpus=" << usable_cpus() << " prepared=" << s.stacks_prepared
+                       << " reserved=" << s.stacks_reserved);
+    // The count goes on across restarts; the stacks are this round's.
+    CHECK(s.stacks_prepared - prepared <= s.stacks_reserved);
+    prepared = s.stacks_prepared;
+    rt.shutdown();
+    // Joined at shutdown (a joined thread's entry may linger a moment).
+    CHECK(wait_until([] { return threads_named("prep-s") == 0; }, 5s));
+    CHECK(rt.stats().stacks_in_use == 0);
+  }
 }

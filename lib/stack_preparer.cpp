@@ -1,0 +1,126 @@
+// The stack preparer: a thread of the pool that commits the top page of the
+// next free stacks before a worker needs them.
+//
+// A fiber's first run touches the top page of its stack (its record, its
+// context and its first frames). On a stack never used, or trimmed, that
+// touch is a page fault (about 1.5 us: a page allocated, zeroed and charged
+// to the cgroup), and a slab carved on a worker also installs its guard
+// pages there (0.3 us a stack). In a burst of spawns that no finished fiber
+// can serve (100k fibers sleeping 0-100 ms keep ~31k stacks in use at once),
+// that is a third of the spawning worker's time. The preparer takes that work
+// off the workers: when a worker's stack cache refills past the hot (already
+// used) stacks, the pool asks the preparer to keep the next few ready, their
+// top page committed; workers take ready stacks after hot ones and before
+// cold ones. The worker that finds none ready faults its own, as without a
+// preparer, and the pool then keeps twice as many ready (64 up to 1,024:
+// 4 MiB at most), since the burst is outrunning it. trim() gives ready
+// stacks back with the rest once the burst is over.
+//
+// The thread starts at the first such burst once a few hundred stacks have
+// been carved, so a runtime that never has one never starts it; if it cannot
+// start, workers fault their stacks as before.
+// It touches only stacks it has taken out of every list, so no fiber runs on
+// them meanwhile, and it writes only the byte at a stack's top, which no
+// fiber has yet (the pages of a never used or trimmed stack read as zero).
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <exception>
+
+#include "log.hpp"
+#include "stack_pool.hpp"
+
+namespace weft::detail {
+
+namespace {
+constexpr std::size_t kBurst = 256;  // stacks carved before the preparer starts
+constexpr std::size_t kReadyMin = 64;
+constexpr std::size_t kReadyMax = 1024;
+constexpr std::size_t kPrepBatch = 32;  // stacks prepared per turn of the lock
+
+void commit_top_page(const Stack& s) noexcept { *reinterpret_cast<volatile char*>(s.hi - 1) = 0; }
+}  // namespace
+
+bool StackPool::note_demand(FreeList& fl, std::size_t faulting) noexcept {
+  // A program with a few hundred fibers never needs the thread.
+  if (!prepare_ || fl.carved < kBurst) return false;
+  // The worker faults stacks itself: the preparer is behind, or was idle.
+  if (faulting) ready_target_ = std::clamp(ready_target_ * 2, kReadyMin, kReadyMax);
+  if (prep_wanted_ || prep_stop_ || fl.ready.size() >= ready_target_ / 2) return false;
+  prep_wanted_ = true;
+  return true;
+}
+
+void StackPool::kick_preparer() noexcept {
+  bool start;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    start = !prep_started_;
+    prep_started_ = true;  // once: a thread that failed to start is not retried
+  }
+  if (start) {
+    try {
+      prep_thread_ = std::thread([this] {
+        // No signal is for it: a process-directed one goes to a thread that
+        // may want it.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        pthread_setname_np(pthread_self(), prep_name_.substr(0, 15).c_str());
+        prepare_loop();
+      });
+    } catch (const std::exception& e) {
+      logger().warn("stack preparer not started ({}): workers commit their own stacks", e.what());
+      return;  // prep_wanted_ stays set, so nobody asks again
+    }
+  }
+  prep_cv_.notify_one();
+}
+
+void StackPool::prepare_loop() noexcept {
+  std::vector<Stack> batch;
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    prep_cv_.wait(lk, [this] { return prep_stop_ || prep_wanted_; });
+    if (prep_stop_) return;
+    try {
+      batch.reserve(kPrepBatch);
+      FreeList& fl = free_[default_usable_];  // a node: stays put while the lock is let go
+      fl.ready.reserve(kReadyMax);            // so that filing a batch never allocates
+      while (!prep_stop_ && fl.ready.size() < ready_target_) {
+        if (fl.cold.empty()) {
+          grow(default_usable_, fl, lk);
+          continue;
+        }
+        const std::size_t n = std::min({kPrepBatch, fl.cold.size(), ready_target_ - fl.ready.size()});
+        batch.assign(fl.cold.end() - static_cast<std::ptrdiff_t>(n), fl.cold.end());
+        fl.cold.resize(fl.cold.size() - n);
+        lk.unlock();
+        for (const Stack& s : batch) commit_top_page(s);
+        prepared_.fetch_add(n, std::memory_order_relaxed);
+        lk.lock();
+        fl.ready.insert(fl.ready.end(), batch.begin(), batch.end());
+      }
+    } catch (const std::exception& e) {
+      // Out of memory or mappings: the workers meet it too, and report it.
+      if (!lk.owns_lock()) lk.lock();
+      logger().debug("stack preparer: {}", e.what());
+    }
+    prep_wanted_ = false;
+  }
+}
+
+void StackPool::stop_preparer() noexcept {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    prep_stop_ = true;
+  }
+  prep_cv_.notify_all();
+  if (prep_thread_.joinable()) prep_thread_.join();
+  std::lock_guard<std::mutex> lk(mu_);
+  prep_stop_ = prep_wanted_ = prep_started_ = false;
+  ready_target_ = 0;
+}
+
+}  // namespace weft::detail
