@@ -78,9 +78,11 @@ void StackPool::configure(std::size_t default_usable, StackGuard guard, bool pre
                                 " is outside 16 KiB .. 1 GiB");
   default_usable_ = round_page(default_usable);
   guard_ = guard;
-  prepare_ = prepare;
-  prep_name_ = std::move(thread_name);
   if (guard_ == StackGuard::automatic && !guard_install_works()) guard_ = StackGuard::never;
+  // With mprotect() guards every stack carved costs two of the process's
+  // memory mappings: none is spent on stacks that may never be used.
+  prepare_ = prepare && !(guard_ == StackGuard::always && !guard_install_works());
+  prep_name_ = std::move(thread_name);
 }
 
 StackPool::Slab StackPool::map_slab(std::size_t usable, std::size_t carved, std::vector<Stack>& into) {
