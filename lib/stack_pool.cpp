@@ -242,21 +242,17 @@ std::size_t StackPool::trim() noexcept {
       if (fl.hot.size() <= kKeepCommitted) continue;
       // The oldest are at the front: least likely to be cached anywhere.
       const auto end = fl.hot.end() - static_cast<std::ptrdiff_t>(kKeepCommitted);
+      // The burst is over: stacks the preparer made ready go back too.
       try {
-        excess.insert(excess.end(), fl.hot.begin(), end);
+        excess.reserve(excess.size() + static_cast<std::size_t>(end - fl.hot.begin()) + fl.ready.size());
       } catch (...) {
         excess_.store(true, std::memory_order_relaxed);  // no memory for the list: the rest next time
         break;
       }
+      excess.insert(excess.end(), fl.hot.begin(), end);
+      excess.insert(excess.end(), fl.ready.begin(), fl.ready.end());
       fl.hot.erase(fl.hot.begin(), end);
-      // The burst is over: stacks the preparer made ready go back too.
-      try {
-        excess.insert(excess.end(), fl.ready.begin(), fl.ready.end());
-        fl.ready.clear();
-      } catch (...) {
-        excess_.store(true, std::memory_order_relaxed);
-        break;
-      }
+      fl.ready.clear();
     }
     ready_target_ = 0;
   }

@@ -46,8 +46,8 @@ class StackPool {
 
   // configure() sets the default size and guard policy; the pool must be empty.
   // prepare allows the preparer thread (stack_preparer.cpp), named
-  // thread_name, which starts once a burst has carved a few hundred stacks. Throws std::invalid_argument for a
-  // size it cannot honour.
+  // thread_name, which starts once a burst has carved a few hundred stacks.
+  // Throws std::invalid_argument for a size it cannot honour.
   void configure(std::size_t default_usable, StackGuard guard, bool prepare = false, std::string thread_name = {});
 
   // acquire() hands out a stack of at least `usable` bytes, from cache when
