@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ops.hpp"
+#include "sys.hpp"
 
 namespace weft::net {
 
@@ -40,7 +41,7 @@ std::size_t DatagramSocket::send(const void* buf, std::size_t n, std::error_code
     return 0;
   }
   return as_size(io->write_with(
-      [&](OwnedFd& s) noexcept { return ::send(s.native_handle(), buf, n, MSG_NOSIGNAL); }, ec, e.deadline()));
+      [&](OwnedFd& s) noexcept { return sys::send(s.native_handle(), buf, n, MSG_NOSIGNAL); }, ec, e.deadline()));
 }
 
 std::size_t DatagramSocket::send(const void* buf, std::size_t n, Expiry e) {
@@ -57,7 +58,7 @@ std::size_t DatagramSocket::recv(void* buf, std::size_t n, std::error_code& ec, 
     return 0;
   }
   return as_size(
-      io->read_with([&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), buf, n, 0); }, ec, e.deadline()));
+      io->read_with([&](OwnedFd& s) noexcept { return sys::recv(s.native_handle(), buf, n, 0); }, ec, e.deadline()));
 }
 
 std::size_t DatagramSocket::recv(void* buf, std::size_t n, Expiry e) {
@@ -75,7 +76,7 @@ std::size_t DatagramSocket::send_to(const void* buf, std::size_t n, const Socket
     return 0;
   }
   return as_size(io->write_with(
-      [&](OwnedFd& s) noexcept { return ::sendto(s.native_handle(), buf, n, MSG_NOSIGNAL, to.data(), to.size()); },
+      [&](OwnedFd& s) noexcept { return sys::sendto(s.native_handle(), buf, n, MSG_NOSIGNAL, to.data(), to.size()); },
       ec, e.deadline()));
 }
 
@@ -97,7 +98,7 @@ Received DatagramSocket::recv_from(void* buf, std::size_t n, std::error_code& ec
   ssize_t r = io->read_with(
       [&](OwnedFd& s) noexcept {
         len = sizeof ss;
-        return ::recvfrom(s.native_handle(), buf, n, 0, reinterpret_cast<sockaddr*>(&ss), &len);
+        return sys::recvfrom(s.native_handle(), buf, n, 0, reinterpret_cast<sockaddr*>(&ss), &len);
       },
       ec, e.deadline());
   if (r < 0) return {};

@@ -11,6 +11,7 @@
 #include <weft/net/errors.hpp>
 
 #include "ops.hpp"
+#include "sys.hpp"
 
 namespace weft::net {
 
@@ -40,10 +41,10 @@ std::size_t StreamSocket::read_some(void* buf, std::size_t n, std::error_code& e
     return 0;
   }
   if (n == 0) {
-    ec.clear();
+    weft::detail::clear(ec);
     return 0;
   }
-  auto recv_once = [&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), buf, n, 0); };
+  auto recv_once = [&](OwnedFd& s) noexcept { return sys::recv(s.native_handle(), buf, n, 0); };
   const ssize_t r =
       drained_ ? io->read_drained_with(recv_once, ec, e.deadline()) : io->read_with(recv_once, ec, e.deadline());
   drained_ = r > 0 && static_cast<std::size_t>(r) < n;
@@ -71,7 +72,7 @@ bool StreamSocket::readable(std::error_code& ec, Expiry e) noexcept {
   } else {
     // Data or the end may be there already, its edge spent: peek first.
     char c;
-    r = io->read_with([&](OwnedFd& s) noexcept { return ::recv(s.native_handle(), &c, 1, MSG_PEEK); }, ec,
+    r = io->read_with([&](OwnedFd& s) noexcept { return sys::recv(s.native_handle(), &c, 1, MSG_PEEK); }, ec,
                       e.deadline());
   }
   // The wait spent the edge: the next read must try recv() first.
@@ -87,7 +88,7 @@ void StreamSocket::readable(Expiry e) {
 std::size_t StreamSocket::read_exact(void* buf, std::size_t n, std::error_code& ec, Expiry e) noexcept {
   auto* p = static_cast<char*>(buf);
   std::size_t done = 0;
-  ec.clear();
+  weft::detail::clear(ec);
   while (done < n) {
     std::size_t r = read_some(p + done, n - done, ec, e);
     if (ec) break;
@@ -113,7 +114,7 @@ std::size_t StreamSocket::read_vectored(std::span<const iovec> bufs, std::error_
     return 0;
   }
   if (total_length(bufs) == 0) {
-    ec.clear();
+    weft::detail::clear(ec);
     return 0;
   }
   msghdr msg{};
@@ -124,7 +125,7 @@ std::size_t StreamSocket::read_vectored(std::span<const iovec> bufs, std::error_
   // read_some() must try first too.
   drained_ = false;
   return as_size(
-      io->read_with([&](OwnedFd& s) noexcept { return ::recvmsg(s.native_handle(), &msg, 0); }, ec, e.deadline()));
+      io->read_with([&](OwnedFd& s) noexcept { return sys::recvmsg(s.native_handle(), &msg, 0); }, ec, e.deadline()));
 }
 
 std::size_t StreamSocket::read_vectored(std::span<const iovec> bufs, Expiry e) {
@@ -141,11 +142,11 @@ std::size_t StreamSocket::write(const void* buf, std::size_t n, std::error_code&
     return 0;
   }
   if (n == 0) {
-    ec.clear();
+    weft::detail::clear(ec);
     return 0;
   }
   return as_size(io->write_with(
-      [&](OwnedFd& s) noexcept { return ::send(s.native_handle(), buf, n, MSG_NOSIGNAL); }, ec, e.deadline()));
+      [&](OwnedFd& s) noexcept { return sys::send(s.native_handle(), buf, n, MSG_NOSIGNAL); }, ec, e.deadline()));
 }
 
 std::size_t StreamSocket::write(const void* buf, std::size_t n, Expiry e) {
@@ -158,7 +159,7 @@ std::size_t StreamSocket::write(const void* buf, std::size_t n, Expiry e) {
 std::size_t StreamSocket::write_all(const void* buf, std::size_t n, std::error_code& ec, Expiry e) noexcept {
   auto* p = static_cast<const char*>(buf);
   std::size_t done = 0;
-  ec.clear();
+  weft::detail::clear(ec);
   while (done < n) {
     std::size_t r = write(p + done, n - done, ec, e);
     if (ec) break;
@@ -181,14 +182,14 @@ std::size_t StreamSocket::write_vectored(std::span<const iovec> bufs, std::error
     return 0;
   }
   if (total_length(bufs) == 0) {
-    ec.clear();
+    weft::detail::clear(ec);
     return 0;
   }
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(bufs.data());  // sendmsg() does not write to it
   msg.msg_iovlen = bufs.size() > IOV_MAX ? IOV_MAX : bufs.size();
   return as_size(io->write_with(
-      [&](OwnedFd& s) noexcept { return ::sendmsg(s.native_handle(), &msg, MSG_NOSIGNAL); }, ec, e.deadline()));
+      [&](OwnedFd& s) noexcept { return sys::sendmsg(s.native_handle(), &msg, MSG_NOSIGNAL); }, ec, e.deadline()));
 }
 
 std::size_t StreamSocket::write_vectored(std::span<const iovec> bufs, Expiry e) {
@@ -203,7 +204,7 @@ std::size_t StreamSocket::write_all_vectored(std::span<const iovec> bufs, std::e
     ec = closed();
     return 0;
   }
-  ec.clear();
+  weft::detail::clear(ec);
   std::size_t done = 0;
   std::size_t i = 0, off = 0;  // the next byte to write is bufs[i] at offset off
   iovec chunk[kIovChunk];
@@ -256,7 +257,7 @@ bool StreamSocket::shutdown(Shutdown how, std::error_code& ec) noexcept {
     ec = detail::errno_code();
     return false;
   }
-  ec.clear();
+  weft::detail::clear(ec);
   return true;
 }
 
