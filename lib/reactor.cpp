@@ -182,13 +182,6 @@ bool Reactor::wait(IoSource* s, std::uint32_t gen, int dir, std::chrono::steady_
 
 namespace {
 constexpr int kPrefetchBatch = 16;  // events in one poll, for dispatch() to prefetch
-
-// prefetch_fiber() fetches a parked fiber's context and, right above it at
-// the top of its stack, its record (spawn.cpp): what waking it touches.
-void prefetch_fiber(const boost::fibers::context* ctx) noexcept {
-  const char* p = reinterpret_cast<const char*>(ctx);
-  for (std::size_t off = 0; off < sizeof(boost::fibers::context) + 192; off += 64) __builtin_prefetch(p + off, 1);
-}
 }  // namespace
 
 void Reactor::dispatch(const PollEvent* evs, int n) noexcept {

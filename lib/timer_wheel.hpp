@@ -44,31 +44,50 @@ class TimerWheel {
   std::uint64_t next_expiry() const noexcept;
 
   // advance() moves time to `now`, calling fire(e) for every entry due at or
-  // before now (each unlinked first; fire may insert or remove others).
-  template <class Fire>
-  void advance(std::uint64_t now, Fire&& fire) noexcept {
+  // before now (each unlinked first; fire may insert entries, and remove
+  // entries of other slots). ahead(e) is called for each entry of a slot a
+  // few entries before it is processed: a chance to prefetch what fire(e)
+  // will touch, so that a slot's misses overlap.
+  template <class Fire, class Ahead>
+  void advance(std::uint64_t now, Fire&& fire, Ahead&& ahead) noexcept {
     while (true) {
       std::uint64_t t = next_expiry();
       if (t == kNever || t > now) break;
-      process_one(t, fire);
+      process_one(t, fire, ahead);
     }
     if (now > elapsed_) elapsed_ = now;
+  }
+  template <class Fire>
+  void advance(std::uint64_t now, Fire&& fire) noexcept {
+    advance(now, fire, [](TimerEntry*) noexcept {});
   }
 
   bool empty() const noexcept { return count_ == 0; }
   std::uint64_t size() const noexcept { return count_; }
 
  private:
-  template <class Fire>
-  void process_one(std::uint64_t t, Fire& fire) noexcept {
+  // kLookAhead is how far ahead of the entry being processed ahead() runs:
+  // enough for the misses of several entries to be in flight at once.
+  static constexpr unsigned kLookAhead = 8;
+
+  template <class Fire, class Ahead>
+  void process_one(std::uint64_t t, Fire& fire, Ahead& ahead) noexcept {
     unsigned level = 0;
     unsigned slot = 0;
     find_next(t, level, slot);
     if (t > elapsed_) elapsed_ = t;
     TimerEntry* list = take_slot(level, slot);
+    // The taken list is this pass's alone (fire() touches no entry of it),
+    // so the look-ahead cursor may walk it ahead of the loop.
+    TimerEntry* cursor = list;
+    for (unsigned i = 0; i < kLookAhead && cursor; ++i, cursor = cursor->next) ahead(cursor);
     while (list) {
       TimerEntry* e = list;
       list = e->next;
+      if (cursor) {
+        ahead(cursor);
+        cursor = cursor->next;
+      }
       e->prev = e->next = nullptr;
       e->linked = false;
       --count_;

@@ -1,6 +1,7 @@
 // See timers.hpp.
 #include "timers.hpp"
 
+#include "fiber_record.hpp"
 #include "spin_lock.hpp"
 #include "wait.hpp"
 
@@ -109,6 +110,11 @@ void Timers::run(Clock::time_point now) noexcept {
                    }
                    // kCancelling: its owner pass (drain_cancels) frees it; it
                    // is unlinked already, so remove() there is a no-op.
+                 },
+                 // A slot of a busy wheel holds many sleepers whose contexts
+                 // are cold: fetch each ahead of its wake().
+                 [](TimerEntry* e) noexcept {
+                   if (auto* ctx = static_cast<TimerNode*>(e)->ctx) prefetch_fiber(ctx);
                  });
 }
 

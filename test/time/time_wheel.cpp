@@ -16,6 +16,7 @@ namespace {
 struct Probe : TimerEntry {
   std::uint64_t fired_at = 0;
   int fires = 0;
+  int looked_ahead = 0;  // ahead() calls since the last fire
   bool removed = false;
 };
 
@@ -159,4 +160,33 @@ TEST_CASE("time_wheel: next_expiry is the earliest deadline") {
   CHECK(w.next_expiry() <= 300000);
   w.remove(&c);
   CHECK(w.next_expiry() == TimerWheel::kNever);
+}
+
+TEST_CASE("time_wheel: advance() shows every due entry to ahead() before it fires, crowded slots included") {
+  TimerWheel w;
+  std::mt19937_64 rng(11);
+  // Slots of 1 to 50 entries each (shorter and longer than the look-ahead),
+  // some filed at higher levels and cascaded down on the way.
+  std::vector<Probe> probes(5000);
+  for (auto& p : probes) w.insert(&p, 1 + rng() % (rng() % 2 ? 100 : 5000));
+  std::uint64_t now = 0;
+  bool ahead_before_fire = true;
+  while (!w.empty()) {
+    now = w.next_expiry();
+    w.advance(
+        now,
+        [&](TimerEntry* e) {
+          auto* p = static_cast<Probe*>(e);
+          if (p->looked_ahead == 0) ahead_before_fire = false;
+          p->looked_ahead = 0;
+          p->fires++;
+          p->fired_at = now;
+        },
+        [&](TimerEntry* e) { static_cast<Probe*>(e)->looked_ahead++; });
+  }
+  CHECK(ahead_before_fire);
+  for (auto& p : probes) {
+    CHECK(p.fires == 1);
+    CHECK(p.fired_at == p.deadline);
+  }
 }
