@@ -45,9 +45,10 @@ class TimerWheel {
 
   // advance() moves time to `now`, calling fire(e) for every entry due at or
   // before now (each unlinked first; fire may insert entries, and remove
-  // entries of other slots). ahead(e) is called for each entry of a slot a
-  // few entries before it is processed: a chance to prefetch what fire(e)
-  // will touch, so that a slot's misses overlap.
+  // entries of other slots). ahead(e) is called for each entry about to fire
+  // a few entries before fire(e): a chance to prefetch what fire(e) will
+  // touch, so that a slot's misses overlap. Entries that only cascade to a
+  // lower level are not shown to it.
   template <class Fire, class Ahead>
   void advance(std::uint64_t now, Fire&& fire, Ahead&& ahead) noexcept {
     while (true) {
@@ -78,16 +79,18 @@ class TimerWheel {
     if (t > elapsed_) elapsed_ = t;
     TimerEntry* list = take_slot(level, slot);
     // The taken list is this pass's alone (fire() touches no entry of it),
-    // so the look-ahead cursor may walk it ahead of the loop.
+    // so the look-ahead cursor may walk it ahead of the loop. elapsed_ stays
+    // put during the pass, so "due" below is what the loop will find.
     TimerEntry* cursor = list;
-    for (unsigned i = 0; i < kLookAhead && cursor; ++i, cursor = cursor->next) ahead(cursor);
+    auto look = [&] {
+      if (cursor->deadline <= elapsed_) ahead(cursor);
+      cursor = cursor->next;
+    };
+    for (unsigned i = 0; i < kLookAhead && cursor; ++i) look();
     while (list) {
       TimerEntry* e = list;
       list = e->next;
-      if (cursor) {
-        ahead(cursor);
-        cursor = cursor->next;
-      }
+      if (cursor) look();
       e->prev = e->next = nullptr;
       e->linked = false;
       --count_;

@@ -31,31 +31,8 @@
 
 namespace weft::net::sys {
 
-#if defined(__x86_64__) && defined(__linux__) && !defined(WEFT_NET_SYS_LIBC)
-
-// call6() is the syscall instruction itself: the kernel's result, or -errno.
-inline long call6(long nr, long a, long b, long c, long d, long e, long f) noexcept {
-  long ret;
-  register long r10 asm("r10") = d;
-  register long r8 asm("r8") = e;
-  register long r9 asm("r9") = f;
-  asm volatile("syscall"
-               : "=a"(ret)
-               : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-               : "rcx", "r11", "memory");
-  return ret;
-}
-
-// result() turns the kernel's -errno into libc's -1 and errno.
-inline ssize_t result(long r) noexcept {
-  if (r < 0 && r > -4096) {
-    errno = static_cast<int>(-r);
-    return -1;
-  }
-  return r;
-}
-
-// arg() is one argument as the register holds it.
+// arg() is one argument as the register holds it: a whole long, whatever
+// the parameter's type, so that no upper half is left undefined.
 template <class T>
 inline long arg(T v) noexcept {
   if constexpr (std::is_pointer_v<T>)
@@ -64,20 +41,39 @@ inline long arg(T v) noexcept {
     return static_cast<long>(v);
 }
 
-template <class A, class B, class C, class D = long, class E = long, class F = long>
-inline ssize_t call(long nr, A a, B b, C c, D d = 0, E e = 0, F f = 0) noexcept {
-  return result(call6(nr, arg(a), arg(b), arg(c), arg(d), arg(e), arg(f)));
+#if defined(__x86_64__) && defined(__linux__) && !defined(WEFT_NET_SYS_LIBC)
+
+// call6() is the syscall instruction itself, with libc's contract: the
+// result, or -1 with errno set (the kernel returns -errno).
+inline ssize_t call6(long nr, long a, long b, long c, long d, long e, long f) noexcept {
+  long ret;
+  register long r10 asm("r10") = d;
+  register long r8 asm("r8") = e;
+  register long r9 asm("r9") = f;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+               : "rcx", "r11", "memory");
+  if (ret < 0 && ret > -4096) {
+    errno = static_cast<int>(-ret);
+    return -1;
+  }
+  return ret;
 }
 
 #else
 
 // Elsewhere libc's syscall(), which is no cancellation point either.
-template <class A, class B, class C, class D = long, class E = long, class F = long>
-inline ssize_t call(long nr, A a, B b, C c, D d = 0, E e = 0, F f = 0) noexcept {
+inline ssize_t call6(long nr, long a, long b, long c, long d, long e, long f) noexcept {
   return ::syscall(nr, a, b, c, d, e, f);
 }
 
 #endif
+
+template <class A, class B, class C, class D = long, class E = long, class F = long>
+inline ssize_t call(long nr, A a, B b, C c, D d = 0, E e = 0, F f = 0) noexcept {
+  return call6(nr, arg(a), arg(b), arg(c), arg(d), arg(e), arg(f));
+}
 
 #if defined(WEFT_NET_SYS_LIBC)
 
