@@ -107,6 +107,11 @@ inline void prefetch_fiber(const boost::fibers::context* ctx) noexcept {
   for (std::size_t off = 0; off < sizeof(boost::fibers::context) + 192; off += 64) __builtin_prefetch(p + off, 1);
 }
 
+// kRecordReach bounds how far above its context a fiber's record lies: Boost
+// builds the context right below the record, 256-byte aligned (spawn.cpp
+// checks the bound).
+constexpr std::size_t kRecordReach = 512;
+
 // current_record() is the calling fiber's record, or null outside a weft fiber.
 FiberRecord* current_record() noexcept;
 

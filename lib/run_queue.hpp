@@ -99,6 +99,15 @@ class RunQueue {
   std::uint32_t first_hint() const noexcept { return real_of(head_.load(std::memory_order_acquire)); }
   std::uint32_t end_hint() const noexcept { return tail_.load(std::memory_order_acquire); }
 
+  // peek_hint(i) is the item i places after the oldest queued one, or null:
+  // the one the i+1-th pop() from now would return unless stealers take it,
+  // so only a hint (it may be running elsewhere already). Owner only.
+  T* peek_hint(std::uint32_t i = 0) const noexcept {
+    const std::uint32_t real = real_of(head_.load(std::memory_order_relaxed));
+    if (tail_.load(std::memory_order_relaxed) - real <= i) return nullptr;
+    return slots_[(real + i) & kMask].load(std::memory_order_relaxed);
+  }
+
   // size_hint() is the number of queued items, possibly stale. Any thread.
   std::uint32_t size_hint() const noexcept {
     std::uint64_t h = head_.load(std::memory_order_acquire);

@@ -4,6 +4,7 @@
 // slot) or queue it for the workers (spawned from anywhere else).
 #include <cstdint>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/policy.hpp>
@@ -103,8 +104,11 @@ FiberRecord* build_fiber(RuntimeCore* rt, TaskBase* task, Worker* pinned, std::s
   salloc.pool = &rt->stacks;
   salloc.stack = st;
   try {
+    auto body = [rec] { fiber_main(rec); };
+    // Boost rounds the context's place down to 256 bytes below the record.
+    static_assert(sizeof(boost::fibers::worker_context<decltype(body)>) + 255 < kRecordReach);
     auto ptr = boost::fibers::make_worker_context_with_properties(boost::fibers::launch::post, rec, salloc,
-                                                                  [rec] { fiber_main(rec); });
+                                                                  std::move(body));
     rec->ctx = ptr.get();
     // The context keeps one reference to itself until it has finished.
     ptr.reset();

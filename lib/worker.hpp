@@ -171,6 +171,9 @@ class Worker {
 
  private:
   Ctx* choose() noexcept;
+  // prefetch_queued() fetches, in stages, what the next queued fibers will
+  // touch when they resume (called at each pop).
+  void prefetch_queued() noexcept;
   void drain_handoffs(Ctx* switching) noexcept;
   void push_stealable(Ctx* ctx) noexcept;
   // spill_half() moves the older half of a full queue to the injection
