@@ -94,18 +94,19 @@ void Timers::drain_cancels() noexcept {
   }
 }
 
-void Timers::run(Clock::time_point now) noexcept {
+std::size_t Timers::run(Clock::time_point now) noexcept {
   if (cancels_.load(std::memory_order_relaxed)) drain_cancels();
-  if (wheel_.empty()) return;
+  if (wheel_.empty()) return 0;
+  std::size_t fired = 0;
   // Time passed is rounded down, deadlines up: nothing fires early.
   std::uint64_t now_tick =
       now <= base_ ? 0 : static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - base_).count());
-  wheel_.advance(now_tick, [this](TimerEntry* e) {
+  wheel_.advance(now_tick, [this, &fired](TimerEntry* e) {
                    auto* n = static_cast<TimerNode*>(e);
                    std::uint64_t s = n->state.load(std::memory_order_acquire);
                    if ((s & kStatusMask) == kArmed &&
                        n->state.compare_exchange_strong(s, (s & ~kStatusMask) | kFiring, std::memory_order_acq_rel)) {
-                     wake(n->ctx, n->epoch);
+                     if (wake(n->ctx, n->epoch)) ++fired;
                      release(n);  // new generation: a waiting disarm returns
                    }
                    // kCancelling: its owner pass (drain_cancels) frees it; it
@@ -116,6 +117,7 @@ void Timers::run(Clock::time_point now) noexcept {
                  [](TimerEntry* e) noexcept {
                    if (auto* ctx = static_cast<TimerNode*>(e)->ctx) prefetch_fiber(ctx);
                  });
+  return fired;
 }
 
 Timers::Clock::time_point Timers::next_deadline() const noexcept {

@@ -55,8 +55,9 @@ class Timers {
   // had fired (or was firing). Any thread.
   static bool disarm(TimerHandle h, Timers* caller_timers) noexcept;
 
-  // run() unlinks withdrawn deadlines and fires those due by now. Owner only.
-  void run(Clock::time_point now) noexcept;
+  // run() unlinks withdrawn deadlines and fires those due by now, and
+  // returns how many fibers it woke. Owner only.
+  std::size_t run(Clock::time_point now) noexcept;
 
   // next_deadline() is when run() next has something to fire, or max().
   Clock::time_point next_deadline() const noexcept;

@@ -209,7 +209,9 @@ void Worker::maintain() noexcept {
   // Fire due deadlines and collect ready sockets; both may make fibers ready
   // here (awakened), before the pick below.
   const auto now = std::chrono::steady_clock::now();
-  timers_.run(now);
+  // Fibers a deadline woke have waited a millisecond at least: what they
+  // touch is cold, so the next pops fetch it ahead (prefetch_queued).
+  cold_pops_ += timers_.run(now);
   const std::int64_t t = to_ns(now);
   end_spares(t);
   if (!rt->reactor.has_sources()) return;
@@ -424,9 +426,13 @@ Ctx* Worker::choose() noexcept {
   }
   lifo_streak_ = 0;
   if (Ctx* ctx = queue_.pop()) {
-    prefetch_queued();
+    if (cold_pops_ != 0) {
+      --cold_pops_;
+      prefetch_queued();
+    }
     return attach(ctx);
   }
+  cold_pops_ = 0;  // those fibers have all run, or gone to other workers
   if (Ctx* ctx = take_injected()) return attach(ctx);
   if (dispatcher_) return std::exchange(dispatcher_, nullptr);
   // Only the dispatcher gets here: this worker has nothing at all.

@@ -172,8 +172,13 @@ class Worker {
  private:
   Ctx* choose() noexcept;
   // prefetch_queued() fetches, in stages, what the next queued fibers will
-  // touch when they resume (called at each pop).
+  // touch when they resume. Pops call it while cold_pops_ lasts: the count
+  // of fibers deadlines woke. Others, woken by I/O or by another fiber,
+  // mostly waited too briefly to have gone cold (an echo server's
+  // connections, which the reactor's dispatch prefetches anyway), and there
+  // the instructions would cost more than the misses they save.
   void prefetch_queued() noexcept;
+  std::size_t cold_pops_ = 0;
   void drain_handoffs(Ctx* switching) noexcept;
   void push_stealable(Ctx* ctx) noexcept;
   // spill_half() moves the older half of a full queue to the injection
