@@ -18,11 +18,15 @@
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -68,6 +72,38 @@ bool guard_install_works() {
   }();
   return works;
 }
+
+// install_guards() places MADV_GUARD_INSTALL guards on the first page of
+// each of the count spans of `span` bytes from first, and returns how many
+// of the first ones it guarded: all of them, or fewer (none where the kernel
+// cannot take the advice through process_madvise(): before Linux 6.13, or
+// with no descriptor to spare), and the caller places the rest one call
+// each. One call per up to 1,024 guards instead of one each: each call takes
+// the process's memory map lock, and a slab of 512 stacks so placed one by
+// one kept meeting the writers of that lock (malloc growing a thread's
+// arena with mprotect()), its thread sleeping at each.
+// The vector is on the heap: this may run on a fiber's small stack.
+std::size_t install_guards(char* first, std::size_t span, std::size_t count) noexcept {
+  constexpr std::size_t kIov = 1024;  // IOV_MAX
+  std::unique_ptr<iovec[]> iov(new (std::nothrow) iovec[kIov]);
+  if (!iov) return 0;
+  const int self = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
+  if (self < 0) return 0;
+  std::size_t done = 0;
+  while (done < count) {
+    const std::size_t n = std::min(kIov, count - done);
+    for (std::size_t i = 0; i < n; ++i) {
+      iov[i].iov_base = first + (done + i) * span;
+      iov[i].iov_len = kPage;
+    }
+    const long r = syscall(SYS_process_madvise, self, iov.get(), n, MADV_GUARD_INSTALL, 0u);
+    if (r <= 0) break;
+    done += static_cast<std::size_t>(r) / kPage;
+    if (static_cast<std::size_t>(r) != n * kPage) break;
+  }
+  close(self);
+  return done;
+}
 }  // namespace
 
 StackPool::~StackPool() { reset(); }
@@ -104,12 +140,15 @@ StackPool::Slab StackPool::map_slab(std::size_t usable, std::size_t carved, std:
   const std::size_t before = into.size();
   char* p = static_cast<char*>(base);
   const bool cheap_guard = guard && guard_install_works();
+  // Guard pages placed ahead in batches, where the kernel can: the loop
+  // below then only carves those stacks.
+  const std::size_t batched = cheap_guard ? install_guards(p, span, count) : 0;
   for (std::size_t i = 0; i < count; ++i, p += span) {
     Stack s;
     s.lo = p + (guard ? kPage : 0);
     s.hi = p + span;
     s.guarded = guard;
-    if (guard) {
+    if (guard && i >= batched) {
       int rc = cheap_guard ? madvise(p, kPage, MADV_GUARD_INSTALL) : mprotect(p, kPage, PROT_NONE);
       if (rc != 0) {
         int e = errno;
