@@ -108,9 +108,10 @@ inline void prefetch_fiber(const boost::fibers::context* ctx) noexcept {
 }
 
 // kRecordReach bounds how far above its context a fiber's record lies: Boost
-// builds the context right below the record, 256-byte aligned (spawn.cpp
-// checks the bound).
+// builds the context right below the record, 256-byte aligned. Both lie in
+// the top kStackTop bytes of the stack (spawn.cpp checks the two bounds).
 constexpr std::size_t kRecordReach = 512;
+constexpr std::size_t kStackTop = 4096;
 
 // current_record() is the calling fiber's record, or null outside a weft fiber.
 FiberRecord* current_record() noexcept;

@@ -106,10 +106,10 @@ FiberRecord* build_fiber(RuntimeCore* rt, TaskBase* task, Worker* pinned, std::s
   try {
     auto body = [rec] { fiber_main(rec); };
     // Boost rounds the context's place down to 256 bytes below the record;
-    // both stay within the stack's top 4 KiB (Worker::prefetch_queued()
-    // relies on the two bounds).
+    // both stay within the stack's top kStackTop bytes
+    // (Worker::prefetch_queued() relies on the two bounds).
     static_assert(sizeof(boost::fibers::worker_context<decltype(body)>) + 255 < kRecordReach);
-    static_assert(kColors * kColorStep + (sizeof(FiberRecord) + 63) + kRecordReach <= 4096);
+    static_assert(kColors * kColorStep + (sizeof(FiberRecord) + 63) + kRecordReach <= kStackTop);
     auto ptr = boost::fibers::make_worker_context_with_properties(boost::fibers::launch::post, rec, salloc,
                                                                   std::move(body));
     rec->ctx = ptr.get();

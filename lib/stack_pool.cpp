@@ -81,8 +81,8 @@ bool guard_install_works() {
 // each. One call per up to 1,024 guards instead of one each: each call takes
 // the process's memory map lock, and a slab of 512 stacks so placed one by
 // one kept meeting the writers of that lock (malloc growing a thread's
-// arena with mprotect()), its thread sleeping at each.
-// The vector is on the heap: this may run on a fiber's small stack.
+// arena with mprotect()), its thread sleeping at each. The iovec array is
+// on the heap: this may run on a fiber's small stack.
 std::size_t install_guards(char* first, std::size_t span, std::size_t count) noexcept {
   constexpr std::size_t kIov = 1024;  // IOV_MAX
   std::unique_ptr<iovec[]> iov(new (std::nothrow) iovec[kIov]);

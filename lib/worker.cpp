@@ -445,21 +445,21 @@ namespace {
 // What a parked fiber's resumption touches below its context: the frames of
 // its wait down to the switch (about 1 KiB for a sleep or a socket read).
 constexpr std::size_t kParkedFrames = 1024;
-constexpr std::uintptr_t kPageBytes = 4096;
 
 // queued_record() is the record of a context peeked at in the run queue, or
 // null. The fiber may have been stolen, run and ended since, its stack
 // reused, so the pointer read from the context is trusted only where a
-// record can be: above the context, within the 4 KiB at the top of the
-// stack that hold both (spawn.cpp). Stack memory stays mapped while the
-// runtime runs, and that part of it has no guard page, so even a stale read
-// reads mapped memory; what it yields is only ever prefetched. Not checked
-// by AddressSanitizer: a stale read may land in a live frame's redzone.
+// record can be: above the context, within the kStackTop bytes at the top
+// of the stack that hold both (spawn.cpp). Stack memory stays mapped while
+// the runtime runs, and that part of it has no guard page, so even a stale
+// read reads mapped memory; what it yields is only ever prefetched. Not
+// checked by AddressSanitizer: a stale read may land in a live frame's
+// redzone.
 __attribute__((no_sanitize("address"))) const FiberRecord* queued_record(const Ctx* c) noexcept {
   const auto p = reinterpret_cast<std::uintptr_t>(c);
   const auto r = reinterpret_cast<std::uintptr_t>(record_of(const_cast<Ctx*>(c)));
-  const std::uintptr_t page_end = (p | (kPageBytes - 1)) + 1;
-  if (r <= p || r - p >= kRecordReach || r + sizeof(FiberRecord) > page_end) return nullptr;
+  const std::uintptr_t top = (p | (kStackTop - 1)) + 1;  // stacks end kStackTop-aligned
+  if (r <= p || r - p >= kRecordReach || r + sizeof(FiberRecord) > top) return nullptr;
   return reinterpret_cast<const FiberRecord*>(r);
 }
 

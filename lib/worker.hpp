@@ -178,7 +178,6 @@ class Worker {
   // connections, which the reactor's dispatch prefetches anyway), and there
   // the instructions would cost more than the misses they save.
   void prefetch_queued() noexcept;
-  std::size_t cold_pops_ = 0;
   void drain_handoffs(Ctx* switching) noexcept;
   void push_stealable(Ctx* ctx) noexcept;
   // spill_half() moves the older half of a full queue to the injection
@@ -218,6 +217,7 @@ class Worker {
   Ctx* yielding_ = nullptr;
   boost::fibers::scheduler::ready_queue_type pinned_;
   std::uint32_t lifo_streak_ = 0;
+  std::size_t cold_pops_ = 0;  // pops left to prefetch for (prefetch_queued)
   std::uint32_t rng_;
 
   // Stealing waits until a fiber has sat in another worker's queue for
