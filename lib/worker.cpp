@@ -533,6 +533,13 @@ std::string Worker::running_name() const {
   return s.empty() ? "(unnamed)" : s;
 }
 
+std::chrono::microseconds Worker::idle_spin() const noexcept {
+  // A lone worker has no peer to hand it fibers: what wakes it (a socket, a
+  // deadline, a fiber from another thread) wakes it in its reactor as well.
+  if (!rt->cfg.idle_spin_set() && rt->started_workers() < 2) return std::chrono::microseconds(0);
+  return rt->cfg.idle_spin();
+}
+
 void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept {
   using clock = std::chrono::steady_clock;
   tp = std::min(tp, timers_.next_deadline());
@@ -551,18 +558,23 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   // Spin: a fiber handed over by another thread is picked up without the
   // 25-35 us it costs to wake a parked thread on a virtual machine.
   if (!woken_searching.exchange(true, std::memory_order_acq_rel)) rt->begin_search();
-  auto spin_end = clock::now() + rt->cfg.idle_spin();
+  const auto spin = idle_spin();
+  auto spin_end = clock::now() + spin;
   for (unsigned i = 0;; ++i) {
     if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
     if (work_visible()) return;  // stays searching until it finds the work
-    // A spawn elsewhere found no fiber to reuse: build the next ones now,
-    // one per turn, looking for work (and sockets) between two.
+    // A spawn found no fiber to reuse: build the next ones now, one per
+    // turn, looking for work (and sockets) between two, until enough wait
+    // (build_ahead() then clears the want). Building is not idling, so it
+    // goes on past the spin, however short: a worker that built one per
+    // wake-up would never get there, and would build forever while the
+    // window ends what it built.
     const bool built = rt->spares.wanted() && build_ahead();
     if (built || (i & 63) == 63) {
       auto now = clock::now();
-      if (built) spin_end = now + rt->cfg.idle_spin();  // building is not idling
+      if (built) spin_end = now + spin;
       if (now >= tp) return;
-      if (now >= spin_end) break;
+      if (!built && now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
       // A batch at a time, as in maintain().
       if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0), kPollBatch) > 0) return;

@@ -195,6 +195,9 @@ class Worker {
   bool steal_lifo(std::int64_t now_ns) noexcept;
   void suspend_until_impl(std::chrono::steady_clock::time_point tp) noexcept;
   void maintain() noexcept;
+  // idle_spin() is how long this worker spins when it runs dry before it
+  // parks: Config::idle_spin, or none for a lone worker by default.
+  std::chrono::microseconds idle_spin() const noexcept;
   void found_work() noexcept;
 
   RunQueue<Ctx> queue_;

@@ -63,11 +63,23 @@ class Config {
   Config& blocking_keep_alive(std::chrono::milliseconds d) noexcept { blocking_keep_alive_ = d; return *this; }
 
   // idle_spin() is how long an idle worker keeps looking for work before it
-  // parks its thread. Default 50 us: waking a parked thread costs 25-35 us on
-  // virtual machines, so a short spin saves that on ping-pong traffic, and an
-  // idle runtime still uses no CPU.
-  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_; }
-  Config& idle_spin(std::chrono::microseconds d) noexcept { idle_spin_ = d; return *this; }
+  // parks its thread, while another worker runs. Default 50 us: waking a
+  // parked thread costs 25-35 us on virtual machines, so a short spin saves
+  // that when workers hand each other fibers, and an idle runtime still uses
+  // no CPU. Unless set, a lone worker (one configured, and no spare started)
+  // does not spin: it parks in its reactor at once, where a socket, a
+  // deadline or a fiber from another thread wakes it, as an event loop
+  // sleeps in epoll_wait; a spin there would burn the CPU such a loop leaves
+  // idle (5% of a core with 50 echo connections). Set explicitly, it applies
+  // whatever the number of workers.
+  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_set_ ? idle_spin_ : kDefaultIdleSpin; }
+  Config& idle_spin(std::chrono::microseconds d) noexcept {
+    idle_spin_ = d;
+    idle_spin_set_ = true;
+    return *this;
+  }
+  // idle_spin_set() is true once idle_spin(d) was called.
+  bool idle_spin_set() const noexcept { return idle_spin_set_; }
 
   // stall_threshold() is how long a worker may run one fiber without a pause
   // (a blocking call, a long loop) before the log warns about it, naming the
@@ -104,7 +116,9 @@ class Config {
   bool pin_workers_ = false;
   unsigned max_blocking_threads_ = 64;
   std::chrono::milliseconds blocking_keep_alive_{10'000};
-  std::chrono::microseconds idle_spin_{50};
+  static constexpr std::chrono::microseconds kDefaultIdleSpin{50};
+  std::chrono::microseconds idle_spin_{kDefaultIdleSpin};
+  bool idle_spin_set_ = false;
   std::chrono::milliseconds shutdown_grace_{5'000};
   std::chrono::milliseconds stall_threshold_{100};
   unsigned max_spare_workers_ = 4;

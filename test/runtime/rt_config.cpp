@@ -1,9 +1,13 @@
 // Config and SpawnOptions: stack sizes that are really given to fibers, the
 // documented resolution of defaults and small values, thread names, pinning,
 // and what happens to values that cannot be honoured.
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -29,7 +33,73 @@ template <std::size_t N>
   return sum + buf[N - 1];
 }
 
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+constexpr int kGaps = 400;
+
+// gaps_cpu_ms() runs a fiber that reads kGaps bytes from a pipe one at a
+// time, while a plain thread writes them 300 us apart, so the worker runs dry
+// for longer than it spins before each. Returns the CPU time the process used
+// meanwhile; every byte must arrive.
+double gaps_cpu_ms(const weft::Config& cfg) {
+  weft::Runtime rt(cfg);
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  weft::Async<weft::OwnedFd> in{weft::OwnedFd(fds[0])};
+  weft::OwnedFd out(fds[1]);
+  std::atomic<int> written{0};
+  const double cpu0 = process_cpu_ms();
+  std::thread writer([&] {
+    for (int i = 0; i < kGaps; ++i) {
+      std::this_thread::sleep_for(300us);  // the gap; the pipe carries the order
+      if (::write(out.native_handle(), "x", 1) == 1) written.fetch_add(1);
+    }
+  });
+  const int got = rt.block_on([&] {
+    int n = 0;
+    char c;
+    while (n < kGaps) {
+      std::error_code ec;
+      auto r = in.read_with([&](weft::OwnedFd& fd) { return ::read(fd.native_handle(), &c, 1); }, ec,
+                            weft::deadline_in(10s));
+      if (ec || r != 1) break;
+      ++n;
+    }
+    return n;
+  });
+  writer.join();
+  const double cpu = process_cpu_ms() - cpu0;
+  CHECK(written.load() == kGaps);
+  CHECK(got == kGaps);
+  return cpu;
+}
+
 }  // namespace
+
+TEST_CASE("idle_spin: a lone worker parks at once when it runs dry, several spin 50 us, a set value always applies") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "idle spin");
+  CHECK(weft::Config{}.idle_spin() == 50us);
+  CHECK_FALSE(weft::Config{}.idle_spin_set());
+  CHECK(weft::Config{}.idle_spin(0us).idle_spin_set());
+  // Each gap spun costs the spin in CPU; a gap parked at once costs a
+  // wake-up. Half the spin total is the margin, for a thread preempted while
+  // it spins.
+  const double by_default = gaps_cpu_ms(config(workers));
+  if (workers == 1) {
+    const double spinning = gaps_cpu_ms(config(workers).idle_spin(50us));
+    CHECK_MESSAGE(spinning - by_default >= kGaps * 0.050 / 2,
+                  "default " << by_default << " ms of CPU, idle_spin(50us) " << spinning << " ms");
+  } else {
+    const double parking = gaps_cpu_ms(config(workers).idle_spin(0us));
+    CHECK_MESSAGE(by_default - parking >= kGaps * 0.050 / 2,
+                  "default " << by_default << " ms of CPU, idle_spin(0us) " << parking << " ms");
+  }
+}
 
 TEST_CASE("SpawnOptions::stack_size lets a fiber hold a 1 MiB local array") {
   WEFT_WORKER_SUBCASES(workers);
