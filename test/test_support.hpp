@@ -1,8 +1,9 @@
 // Helpers every test suite shares: a watchdog for hangs, a bounded poll for
-// state that has no notification, and the process's descriptor count.
+// state that has no notification, the process's descriptor count and CPU time.
 #pragma once
 
 #include <dirent.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,14 @@
 namespace test_common {
 
 using namespace std::chrono_literals;
+
+// cpu_time() is the process's user + system CPU time (all threads).
+inline std::chrono::microseconds cpu_time() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& tv) { return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec); };
+  return std::chrono::duration_cast<std::chrono::microseconds>(us(ru.ru_utime) + us(ru.ru_stime));
+}
 
 // dump_threads() prints each thread of the process with its name, state and
 // where the kernel holds it (wchan, the system call and its first argument):

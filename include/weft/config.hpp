@@ -72,7 +72,7 @@ class Config {
   // sleeps in epoll_wait; a spin there would burn the CPU such a loop leaves
   // idle (5% of a core with 50 echo connections). Set explicitly, it applies
   // whatever the number of workers.
-  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_set_ ? idle_spin_ : kDefaultIdleSpin; }
+  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_; }
   Config& idle_spin(std::chrono::microseconds d) noexcept {
     idle_spin_ = d;
     idle_spin_set_ = true;
@@ -116,8 +116,7 @@ class Config {
   bool pin_workers_ = false;
   unsigned max_blocking_threads_ = 64;
   std::chrono::milliseconds blocking_keep_alive_{10'000};
-  static constexpr std::chrono::microseconds kDefaultIdleSpin{50};
-  std::chrono::microseconds idle_spin_{kDefaultIdleSpin};
+  std::chrono::microseconds idle_spin_{50};
   bool idle_spin_set_ = false;
   std::chrono::milliseconds shutdown_grace_{5'000};
   std::chrono::milliseconds stall_threshold_{100};

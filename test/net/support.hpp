@@ -5,7 +5,6 @@
 #pragma once
 
 #include <dirent.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +27,7 @@
 
 namespace net_test {
 
+using test_common::cpu_time;
 using test_common::Watchdog;
 using test_common::wait_until;
 using test_common::fd_count;
@@ -110,14 +110,6 @@ inline bool ipv6_available() {
   std::error_code ec;
   auto l = net::TcpListener::bind(net::SocketAddress::parse("[::1]:0"), {}, ec);
   return !ec;
-}
-
-// cpu_time() is the process's user + system CPU time (all threads).
-inline std::chrono::microseconds cpu_time() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& tv) { return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec); };
-  return std::chrono::duration_cast<std::chrono::microseconds>(us(ru.ru_utime) + us(ru.ru_stime));
 }
 
 }  // namespace net_test

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,12 +32,6 @@ template <std::size_t N>
   return sum + buf[N - 1];
 }
 
-double process_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
 constexpr int kGaps = 400;
 
 // gaps_cpu_ms() runs a fiber that reads kGaps bytes from a pipe one at a
@@ -52,7 +45,7 @@ double gaps_cpu_ms(const weft::Config& cfg) {
   weft::Async<weft::OwnedFd> in{weft::OwnedFd(fds[0])};
   weft::OwnedFd out(fds[1]);
   std::atomic<int> written{0};
-  const double cpu0 = process_cpu_ms();
+  const auto cpu0 = cpu_time();
   std::thread writer([&] {
     for (int i = 0; i < kGaps; ++i) {
       std::this_thread::sleep_for(300us);  // the gap; the pipe carries the order
@@ -72,7 +65,7 @@ double gaps_cpu_ms(const weft::Config& cfg) {
     return n;
   });
   writer.join();
-  const double cpu = process_cpu_ms() - cpu0;
+  const double cpu = std::chrono::duration<double, std::milli>(cpu_time() - cpu0).count();
   CHECK(written.load() == kGaps);
   CHECK(got == kGaps);
   return cpu;

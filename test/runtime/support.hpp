@@ -24,6 +24,7 @@
 
 namespace weft_test {
 
+using test_common::cpu_time;
 using test_common::Watchdog;
 
 using namespace std::chrono_literals;
