@@ -172,10 +172,27 @@ StackPool::Slab StackPool::map_slab(std::size_t usable, std::size_t carved, std:
 }
 
 void StackPool::grow(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk) {
+  // Two workers that ran out at once would each map a slab (up to 496
+  // stacks), where one slab serves both: the second waits for the first.
+  if (fl.growing) {
+    grown_cv_.wait(lk, [&] { return !fl.growing; });
+    return;
+  }
   // Mapping a slab and placing its guards takes a while: other threads take
   // and return stacks meanwhile.
   const std::size_t carved = fl.carved;
+  fl.growing = true;
   lk.unlock();
+  struct Grown {  // however this ends, the waiters look again
+    StackPool* pool;
+    FreeList& fl;
+    std::unique_lock<std::mutex>& lk;
+    ~Grown() {
+      if (!lk.owns_lock()) lk.lock();
+      fl.growing = false;
+      pool->grown_cv_.notify_all();
+    }
+  } grown{this, fl, lk};
   std::vector<Stack> fresh;
   const Slab slab = map_slab(usable, carved, fresh);
   lk.lock();

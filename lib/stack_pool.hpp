@@ -91,8 +91,10 @@ class StackPool {
   Slab map_slab(std::size_t usable, std::size_t carved, std::vector<Stack>& into);
   // grow() maps one more slab for fl (stacks of `usable` bytes) and files
   // its stacks as cold. Under mu_, held by lk, which it lets go of while it
-  // maps. Throws what map_slab() throws, or std::bad_alloc (then the slab is
-  // unmapped again); lk may then be unlocked.
+  // maps, and holds again when it returns or throws. Throws what map_slab()
+  // throws, or std::bad_alloc (then the slab is unmapped again). If another
+  // thread is growing fl already, it waits for that slab instead of mapping
+  // one more (the caller looks at fl again either way).
   void grow(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk);
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
   // count() adds d to the stacks taken: cache's count, or in_use_ without one.
@@ -112,6 +114,7 @@ class StackPool {
     std::vector<Stack> ready;
     std::vector<Stack> cold;
     std::size_t carved = 0;  // stacks of this size ever carved
+    bool growing = false;    // a thread is mapping a slab for this list
     bool empty() const noexcept { return hot.empty() && ready.empty() && cold.empty(); }
     Stack take() noexcept {
       std::vector<Stack>& from = !hot.empty() ? hot : !ready.empty() ? ready : cold;
@@ -132,6 +135,7 @@ class StackPool {
   void stop_preparer() noexcept;
 
   std::mutex mu_;
+  std::condition_variable grown_cv_;  // a slab was filed (FreeList::growing)
   std::unordered_map<std::size_t, FreeList> free_;  // by usable size
   std::atomic<bool> excess_{false};  // some hot list may have grown past what trim() keeps
   std::int64_t excess_since_ = -1;   // when trim() first saw excess_ (steady ns), for trim() alone

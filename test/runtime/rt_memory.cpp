@@ -163,6 +163,69 @@ TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") 
   CHECK(wait_until([&] { return rt.stats().live_fibers == 0 && rt.stats().stacks_in_use == 0; }, 5s));
 }
 
+// slab_series() is the number of stacks the pool holds after `slabs` slabs
+// of stacks `span` bytes apart, each grown when the last ran out: the first
+// holds 8 MiB of stacks, each later one as many as all before, up to 64 MiB
+// (stack_pool.cpp).
+std::size_t slab_series(std::size_t slabs, std::size_t span) {
+  std::size_t carved = 0;
+  for (std::size_t i = 0; i < slabs; ++i)
+    carved += std::clamp(carved, (8u << 20) / span, (64u << 20) / span);
+  return carved;
+}
+
+// Workers that run out of stacks at the same moment wait for the one slab
+// being mapped rather than each mapping another (two slabs of up to 496
+// stacks for a need of one more): the slabs keep to the series above
+// however many workers spawn at once.
+TEST_CASE("workers that run out of stacks together map one slab, not one each") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "slab growth");
+  constexpr std::size_t kEach = 1500;
+  weft::Runtime rt(config(workers));
+  rt.block_on([&] {
+    weft::Event go;
+    std::atomic<unsigned> arrived{0};
+    std::atomic<std::size_t> parked{0};
+    std::vector<std::vector<weft::JoinHandle<void>>> hs(workers);
+    std::vector<weft::JoinHandle<void>> spawners;
+    for (unsigned w = 0; w < workers; ++w) {
+      spawners.push_back(weft::spawn([&, w] {
+        // Yield rather than park until all are there: runnable, they spread
+        // over the workers, and then all spawn at once.
+        arrived.fetch_add(1);
+        const auto until = Clock::now() + 2s;
+        while (arrived.load() < workers && Clock::now() < until) weft::this_fiber::yield();
+        for (std::size_t i = 0; i < kEach; ++i)
+          hs[w].push_back(weft::spawn([&] {
+            parked.fetch_add(1);
+            go.wait();
+          }));
+      }));
+    }
+    for (auto& s : spawners) s.join();
+    REQUIRE(fiber_wait_until([&] { return parked.load() == workers * kEach; }, 20s));
+    go.set();
+    for (auto& v : hs)
+      for (auto& h : v) h.join();
+  });
+  // Stacks 128 KiB apart, or 132 KiB with a guard page each. The stack
+  // preparer may be mapping one more slab meanwhile (it keeps some stacks
+  // ready): the two counts agree once it is done.
+  const std::size_t stack = weft::Config{}.stack_size();
+  weft::RuntimeStats s;
+  const bool series = wait_until(
+      [&] {
+        s = rt.stats();
+        return s.stacks_reserved == slab_series(s.stack_mappings, stack) ||
+               s.stacks_reserved == slab_series(s.stack_mappings, stack + 4096);
+      },
+      5s);
+  MESSAGE("workers=" << workers << " slabs=" << s.stack_mappings << " stacks reserved=" << s.stacks_reserved);
+  CHECK(s.stacks_reserved >= workers * kEach);
+  CHECK(series);
+}
+
 // A spawn that finds no fiber to reuse builds one, at the cost of a fresh
 // stack; an idle worker then builds the next ones ahead, so that later spawns
 // find them ready. Those nobody takes end like any spare: at trimming, or at
