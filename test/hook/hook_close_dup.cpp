@@ -155,6 +155,25 @@ TEST_CASE("O_NONBLOCK set by the program is shared with its dups, as in the kern
   });
 }
 
+namespace {
+// move_onto() puts `end`, one end of a new pair, on descriptor number
+// `number`, which the test has just closed; `other` is the pair's other end.
+// The new pair takes the lowest free numbers, but that need not be `number`:
+// a descriptor another thread of the process opened and closed meanwhile
+// leaves a lower one free. Then `end` lands below, and `other` may land on
+// `number` itself: it moves out of the way first, or dup2 would close it.
+void move_onto(Fd& end, Fd& other, int number) {
+  if (end.get() == number) return;
+  if (other.get() == number) {
+    const int moved = ::fcntl(number, F_DUPFD_CLOEXEC, 0);
+    REQUIRE(moved >= 0);
+    other = Fd(moved);  // closes `number`
+  }
+  REQUIRE(::dup2(end.get(), number) == number);
+  end = Fd(number);
+}
+}  // namespace
+
 TEST_CASE("a descriptor number reused after close carries nothing of the old one") {
   for_each_workers([](const Env& env) {
     // The program made the old socket non-blocking; the new one on the
@@ -167,11 +186,7 @@ TEST_CASE("a descriptor number reused after close carries nothing of the old one
     old.a.reset();
     auto fresh = unix_pair();
     Fd reader = std::move(fresh.a);
-    if (reader.get() != number) {
-      // Lowest free number first: move the new socket onto the old number.
-      REQUIRE(::dup2(reader.get(), number) == number);
-      reader = Fd(number);
-    }
+    move_onto(reader, fresh.b, number);
     Sidekick side([&] { CHECK(::write(fresh.b.get(), "n", 1) == 1); });
     errno = 0;
     ssize_t n = side.call([&] { return ::read(reader.get(), &c, 1); });
@@ -187,10 +202,7 @@ TEST_CASE("a descriptor number reused after close carries nothing of the old one
     timed.a.reset();
     auto pipe = pipe_pair();
     Fd rd = std::move(pipe.a);
-    if (rd.get() != tnum) {
-      REQUIRE(::dup2(rd.get(), tnum) == tnum);
-      rd = Fd(tnum);
-    }
+    move_onto(rd, pipe.b, tnum);
     auto writer = weft::spawn([&] {
       weft::this_fiber::sleep_for(100ms);
       CHECK(::write(pipe.b.get(), "p", 1) == 1);
