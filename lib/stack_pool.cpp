@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -83,12 +84,24 @@ bool guard_install_works() {
 // one kept meeting the writers of that lock (malloc growing a thread's
 // arena with mprotect()), its thread sleeping at each. The iovec array is
 // on the heap: this may run on a fiber's small stack.
+//
+// The call names this process with PIDFD_SELF_THREAD_GROUP where the kernel
+// knows it (Linux 6.14+), and with a pidfd opened and closed around the
+// calls where it does not. A descriptor opened here, on whatever thread grows
+// the pool, takes the lowest free number for a moment: a program that has
+// just closed a descriptor and expects its number back from its next
+// open() or socket() could get another one.
 std::size_t install_guards(char* first, std::size_t span, std::size_t count) noexcept {
   constexpr std::size_t kIov = 1024;  // IOV_MAX
+  constexpr int kPidfdSelf = -10001;  // PIDFD_SELF_THREAD_GROUP
+  static std::atomic<bool> self_refused{false};
   std::unique_ptr<iovec[]> iov(new (std::nothrow) iovec[kIov]);
   if (!iov) return 0;
-  const int self = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
-  if (self < 0) return 0;
+  int self = kPidfdSelf, opened = -1;
+  if (self_refused.load(std::memory_order_relaxed)) {
+    self = opened = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
+    if (self < 0) return 0;
+  }
   std::size_t done = 0;
   while (done < count) {
     const std::size_t n = std::min(kIov, count - done);
@@ -97,11 +110,18 @@ std::size_t install_guards(char* first, std::size_t span, std::size_t count) noe
       iov[i].iov_len = kPage;
     }
     const long r = syscall(SYS_process_madvise, self, iov.get(), n, MADV_GUARD_INSTALL, 0u);
+    if (r < 0 && errno == EBADF && self == kPidfdSelf) {
+      // A kernel before 6.14: a pidfd it is, now and from now on.
+      self_refused.store(true, std::memory_order_relaxed);
+      self = opened = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
+      if (self < 0) return 0;
+      continue;
+    }
     if (r <= 0) break;
     done += static_cast<std::size_t>(r) / kPage;
     if (static_cast<std::size_t>(r) != n * kPage) break;
   }
-  close(self);
+  if (opened >= 0) close(opened);
   return done;
 }
 }  // namespace
