@@ -98,10 +98,14 @@ std::size_t install_guards(char* first, std::size_t span, std::size_t count) noe
   std::unique_ptr<iovec[]> iov(new (std::nothrow) iovec[kIov]);
   if (!iov) return 0;
   int self = kPidfdSelf, opened = -1;
-  if (self_refused.load(std::memory_order_relaxed)) {
+  // A kernel before 6.14 refuses the name (EBADF): a pidfd it is, now and
+  // for every later slab.
+  auto use_pidfd = [&] {
+    self_refused.store(true, std::memory_order_relaxed);
     self = opened = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
-    if (self < 0) return 0;
-  }
+    return self >= 0;
+  };
+  if (self_refused.load(std::memory_order_relaxed) && !use_pidfd()) return 0;
   std::size_t done = 0;
   while (done < count) {
     const std::size_t n = std::min(kIov, count - done);
@@ -110,11 +114,8 @@ std::size_t install_guards(char* first, std::size_t span, std::size_t count) noe
       iov[i].iov_len = kPage;
     }
     const long r = syscall(SYS_process_madvise, self, iov.get(), n, MADV_GUARD_INSTALL, 0u);
-    if (r < 0 && errno == EBADF && self == kPidfdSelf) {
-      // A kernel before 6.14: a pidfd it is, now and from now on.
-      self_refused.store(true, std::memory_order_relaxed);
-      self = opened = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0u));
-      if (self < 0) return 0;
+    if (r < 0 && errno == EBADF && opened < 0) {
+      if (!use_pidfd()) return 0;
       continue;
     }
     if (r <= 0) break;
