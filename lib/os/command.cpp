@@ -95,10 +95,12 @@ int search_path(const std::string& program, const std::string& dirs, std::string
   std::size_t start = 0;
   for (;;) {
     std::size_t colon = dirs.find(':', start);
-    std::string dir =
-        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string_view dir = std::string_view(dirs).substr(
+        start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";  // an empty entry means the current directory
-    std::string candidate = dir + "/" + program;
+    std::string candidate;
+    candidate.reserve(dir.size() + 1 + program.size());
+    candidate.append(dir).append(1, '/').append(program);
     struct stat st;
     if (::stat(candidate.c_str(), &st) == 0) {
       if (S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {

@@ -200,6 +200,19 @@ TEST_CASE("environment and working directory") {
     CHECK(h.status.success());
     CHECK(h.out == "hello from " + (dir.path() / "weft-hello").string() + "\n");
 
+    // Entries are tried in order; an empty one is the current directory.
+    auto later = Command("weft-hello")
+                     .env("PATH", "/nonexistent-weft-dir:" + dir.path().string())
+                     .output(weft::deadline_in(20s));
+    CHECK(later.out == "hello from " + (dir.path() / "weft-hello").string() + "\n");
+    const auto cwd = std::filesystem::current_path();
+    std::filesystem::current_path(dir.path());
+    auto here =
+        Command("weft-hello").env("PATH", "/nonexistent-weft-dir:").output(weft::deadline_in(20s));
+    std::filesystem::current_path(cwd);
+    CHECK(here.status.success());
+    CHECK(here.out == "hello from ./weft-hello\n");
+
     // The child starts with no signal blocked, even though this thread blocks
     // one for a Signals object.
     weft::Signals sigs{SIGRTMIN + 9};
