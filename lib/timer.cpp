@@ -1,11 +1,15 @@
-// weft::Timer. A fiber waits with its deadline filed in its worker's wheel and
-// publishes (context, epoch) so that reset() and cancel() can wake it; a plain
-// thread waits on the condition variable.
+// weft::Timer. A fiber waits with its deadline filed in its worker's wheel,
+// linked into the timer's list of parked fibers so that reset() and cancel()
+// can wake it; a plain thread waits on the condition variable. Either way a
+// waiter that wakes looks at the timer again under its lock.
 #include <weft/timer.hpp>
 
+#include <algorithm>
+#include <stdexcept>
 #include <system_error>
 
 #include <weft/errors.hpp>
+#include <weft/scope.hpp>
 
 #include "fiber_record.hpp"
 #include "timers.hpp"
@@ -14,50 +18,64 @@
 
 namespace weft {
 
+// Parked is a fiber waiting in wait(), on its stack. It stays linked until a
+// waker takes it off the list or the fiber, back under the lock, unlinks it.
+struct Timer::Parked {
+  detail::Ctx* ctx;
+  std::size_t epoch;
+  Parked* prev = nullptr;
+  Parked* next = nullptr;
+  bool linked = false;
+};
+
 Timer Timer::interval_at(Deadline start, Clock::duration period) {
-  if (period <= Clock::duration::zero()) throw std::invalid_argument("weft: Timer::interval period must be positive");
+  if (period <= Clock::duration::zero())
+    throw std::invalid_argument("weft: Timer::interval period must be positive");
   return Timer(start, period);
 }
 
+// take_state_locked() moves from's schedule into to and disarms from; both
+// locks are held. Waiters on either look again: to's at the new schedule,
+// from's at a timer that is no longer armed.
+void Timer::take_state_locked(Timer& to, Timer& from) noexcept {
+  to.deadline_ = from.deadline_;
+  to.period_ = from.period_;
+  to.armed_ = from.armed_;
+  from.armed_ = false;
+  ++to.generation_;
+  ++from.generation_;
+  to.wake_waiters_locked();
+  from.wake_waiters_locked();
+}
+
 Timer::Timer(Timer&& o) noexcept {
-  std::lock_guard<std::mutex> lk(o.mu_);
-  deadline_ = o.deadline_;
-  period_ = o.period_;
-  armed_ = o.armed_;
-  o.armed_ = false;
+  {
+    std::scoped_lock lk(mu_, o.mu_);
+    take_state_locked(*this, o);
+  }
+  o.cv_.notify_all();
 }
 
 Timer& Timer::operator=(Timer&& o) noexcept {
   if (this == &o) return *this;
-  Deadline d;
-  Clock::duration p;
-  bool a;
   {
-    std::lock_guard<std::mutex> lk(o.mu_);
-    d = o.deadline_;
-    p = o.period_;
-    a = o.armed_;
-    o.armed_ = false;
-  }
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    deadline_ = d;
-    period_ = p;
-    armed_ = a;
-    ++generation_;
-    wake_waiter_locked();
+    std::scoped_lock lk(mu_, o.mu_);
+    take_state_locked(*this, o);
   }
   cv_.notify_all();
+  o.cv_.notify_all();
   return *this;
 }
 
 bool Timer::wait() {
   detail::Worker* w = detail::current_worker();
   detail::FiberRecord* rec = w ? detail::current_record() : nullptr;
+  // The scope's deadline (a fiber's moves with it; a thread's is its own).
+  const Deadline scope = current_deadline();
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
     if (!armed_) return false;
-    auto now = Clock::now();
+    const auto now = Clock::now();
     if (now >= deadline_) {
       if (period_ > Clock::duration::zero()) {
         // Next tick after now, skipping the ones missed.
@@ -68,36 +86,52 @@ bool Timer::wait() {
       }
       return true;
     }
+    if (now >= scope) {
+      lk.unlock();
+      throw std::system_error(std::make_error_code(std::errc::timed_out),
+                              "weft: timer wait cut short by a deadline scope");
+    }
     if (!rec) {
-      std::size_t gen = generation_;
-      cv_.wait_until(lk, deadline_, [&] { return generation_ != gen; });
+      const std::size_t gen = generation_;
+      const auto changed = [&] { return generation_ != gen; };
+      if (const Deadline until = std::min(deadline_, scope); until == no_deadline) {
+        cv_.wait(lk, changed);  // armed for never: until reset or cancelled
+      } else {
+        cv_.wait_until(lk, until, changed);
+      }
       continue;
     }
     detail::check_cancel(rec);
-    detail::Ctx* ctx = rec->ctx;
-    std::size_t epoch = detail::new_epoch(ctx);
-    waiter_ctx_ = ctx;
-    waiter_epoch_ = epoch;
-    Deadline d = deadline_;
+    Parked self{rec->ctx, detail::new_epoch(rec->ctx)};
+    self.next = parked_;
+    if (parked_) parked_->prev = &self;
+    parked_ = &self;
+    self.linked = true;
+    const Deadline d = deadline_;
     lk.unlock();
-    auto r = detail::wait_until(rec, epoch, d);
+    // The wheel takes the scope's deadline into account too.
+    const auto r = detail::wait_until(rec, self.epoch, d);
     lk.lock();
-    if (waiter_ctx_ == ctx && waiter_epoch_ == epoch) waiter_ctx_ = nullptr;
+    if (self.linked) {
+      (self.prev ? self.prev->next : parked_) = self.next;
+      if (self.next) self.next->prev = self.prev;
+    }
     if (r == detail::WaitResult::cancelled) {
       lk.unlock();
       throw Cancelled();
     }
-    if (r == detail::WaitResult::timed_out && Clock::now() < d) {
-      lk.unlock();
-      throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: timer wait cut short by a deadline scope");
-    }
   }
 }
 
-void Timer::wake_waiter_locked() noexcept {
-  // Under mu_: the waiter re-takes mu_ before it may leave, so its context
-  // cannot go away while it is woken.
-  if (void* ctx = std::exchange(waiter_ctx_, nullptr)) detail::wake(static_cast<detail::Ctx*>(ctx), waiter_epoch_);
+void Timer::wake_waiters_locked() noexcept {
+  // Under mu_: each waiter re-takes mu_ before it may leave, so its node and
+  // context cannot go away while it is woken.
+  for (Parked* p = std::exchange(parked_, nullptr); p;) {
+    Parked* next = p->next;
+    p->linked = false;
+    detail::wake(p->ctx, p->epoch);
+    p = next;
+  }
 }
 
 void Timer::reset(Deadline tp) {
@@ -106,7 +140,7 @@ void Timer::reset(Deadline tp) {
     deadline_ = tp;
     armed_ = true;
     ++generation_;
-    wake_waiter_locked();
+    wake_waiters_locked();
   }
   cv_.notify_all();
 }
@@ -116,7 +150,7 @@ void Timer::cancel() {
     std::lock_guard<std::mutex> lk(mu_);
     armed_ = false;
     ++generation_;
-    wake_waiter_locked();
+    wake_waiters_locked();
   }
   cv_.notify_all();
 }

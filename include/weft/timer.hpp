@@ -12,9 +12,13 @@ namespace weft {
 
 // Timer fires once at a deadline (after(), at()) or periodically (interval()).
 // wait() parks the calling fiber (or blocks a plain thread) until the timer
-// fires. Another fiber or thread may reset() or cancel() it meanwhile. The
-// wheel behind it has 1 ms ticks: a timer never fires early and, on an idle
-// runtime, within about a millisecond of its deadline.
+// fires. Another fiber or thread may reset() or cancel() it meanwhile, and
+// every waiter looks again. Several may wait at once: a one-shot timer's
+// firing goes to the first of them to see it (the others then find it spent
+// and return false), an interval's each tick to one of them. The wheel
+// behind it has 1 ms ticks: a timer never fires early and, on an idle
+// runtime, within about a millisecond of its deadline. A timer must outlive
+// its waiters; a moved-from timer is not armed, and its waiters return false.
 class Timer {
  public:
   // never() is a timer that is not armed: wait() returns false at once.
@@ -35,7 +39,9 @@ class Timer {
   ~Timer() = default;
 
   // wait() returns true when the timer fires, false if it is not armed or is
-  // cancelled while waiting. Throws weft::Cancelled in a cancelled fiber.
+  // cancelled while waiting. Throws weft::Cancelled in a cancelled fiber, and
+  // std::system_error (timed_out) when a deadline scope (with_deadline) ends
+  // before the timer fires.
   bool wait();
 
   // reset() re-arms the timer for a new deadline (keeping its period); a
@@ -53,7 +59,9 @@ class Timer {
  private:
   Timer() = default;
   Timer(Deadline tp, Clock::duration period) : deadline_(tp), period_(period), armed_(true) {}
-  void wake_waiter_locked() noexcept;
+  struct Parked;
+  void wake_waiters_locked() noexcept;
+  static void take_state_locked(Timer& to, Timer& from) noexcept;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // plain-thread waiters
@@ -61,9 +69,8 @@ class Timer {
   Clock::duration period_{0};
   bool armed_ = false;
   std::size_t generation_ = 0;  // bumped by reset/cancel: wakes waiters to look again
-  // The parked fiber, if any (its context and wait epoch).
-  void* waiter_ctx_ = nullptr;
-  std::size_t waiter_epoch_ = 0;
+  // The fibers parked in wait(): a list of nodes on their stacks.
+  Parked* parked_ = nullptr;
 };
 
 }  // namespace weft
