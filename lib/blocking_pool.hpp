@@ -59,4 +59,11 @@ class BlockingPool {
   bool stopping_ = false;
 };
 
+// submit_owned() runs a job that owns itself (its done() frees it) where the
+// caller would wait for it: on the blocking pool of the calling fiber's
+// runtime, or on a thread of its own when the caller is no fiber. The caller
+// need not wait: a job whose waiter gave up still runs to its end. Throws
+// std::system_error when no thread can be had; the job is then not run.
+void submit_owned(BlockingJob* job);
+
 }  // namespace weft::detail

@@ -1,7 +1,10 @@
 // unblock(): hand a job to the blocking pool and park until it is done. The job
 // may reference the fiber's stack, so the fiber waits for it even when
-// cancelled, and reports the cancellation afterwards.
+// cancelled, and reports the cancellation afterwards. submit_owned() is for
+// jobs that own what they use, which a caller may stop waiting for.
 #include <weft/unblock.hpp>
+
+#include <thread>
 
 #include <weft/errors.hpp>
 
@@ -49,6 +52,17 @@ void unblock_run(void (*fn)(void*) noexcept, void* arg) {
   // it always does, so park exactly once to consume that wake.
   park(job.ctx, job.epoch, nullptr);
   check_cancel(rec);
+}
+
+void submit_owned(BlockingJob* job) {
+  if (FiberRecord* rec = current_worker() ? current_record() : nullptr) {
+    rec->rt->blocking.submit(job);
+    return;
+  }
+  std::thread([job] {
+    job->fn(job->arg);
+    job->done(job);
+  }).detach();
 }
 
 }  // namespace weft::detail

@@ -12,6 +12,7 @@
 #include <weft/async.hpp>
 #include <weft/deadline.hpp>
 #include <weft/net/address.hpp>
+#include <weft/net/expiry.hpp>
 
 namespace weft::net::detail {
 
@@ -69,7 +70,7 @@ bool backoff(std::chrono::milliseconds& delay, std::chrono::milliseconds cap, De
              std::error_code& ec) noexcept;
 
 // addresses_of() is the numeric address host_port spells, or failing that
-// what resolve() finds for it. Empty with ec set when neither works.
-std::vector<SocketAddress> addresses_of(std::string_view host_port, std::error_code& ec) noexcept;
+// what resolve() finds for it by e. Empty with ec set when neither works.
+std::vector<SocketAddress> addresses_of(std::string_view host_port, std::error_code& ec, Expiry e = {}) noexcept;
 
 }  // namespace weft::net::detail

@@ -69,7 +69,8 @@ SocketAddress name_of(int fd, bool peer, std::error_code& ec) noexcept {
   return SocketAddress::from_native(sa, std::min(len, SocketAddress::capacity()));
 }
 
-std::vector<SocketAddress> addresses_of(std::string_view host_port, std::error_code& ec) noexcept {
+std::vector<SocketAddress> addresses_of(std::string_view host_port, std::error_code& ec,
+                                        Expiry e) noexcept {
   try {
     if (auto a = SocketAddress::try_parse(host_port)) {
       ec.clear();
@@ -80,7 +81,7 @@ std::vector<SocketAddress> addresses_of(std::string_view host_port, std::error_c
       ec = std::make_error_code(std::errc::invalid_argument);
       return {};
     }
-    return resolve(host, port, ec);
+    return resolve(host, port, ec, e);
   } catch (...) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};

@@ -45,7 +45,7 @@ TcpStream TcpStream::connect(const SocketAddress& addr, Expiry e) {
 }
 
 TcpStream TcpStream::connect(std::string_view host_port, std::error_code& ec, Expiry e) noexcept {
-  std::vector<SocketAddress> addrs = detail::addresses_of(host_port, ec);
+  std::vector<SocketAddress> addrs = detail::addresses_of(host_port, ec, e);
   for (const SocketAddress& a : addrs) {
     TcpStream s = connect(a, ec, e);
     if (!ec) return s;

@@ -5,6 +5,8 @@
 #include <netdb.h>
 
 #include <algorithm>
+#include <atomic>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,20 @@
 
 using namespace net_test;
 using net::SocketAddress;
+
+namespace {
+// fiber_wait_until() polls pred from a fiber, yielding between looks, until
+// it holds or timeout passes; returns pred's last value.
+template <class Pred>
+bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    weft::this_fiber::yield();
+  }
+  return true;
+}
+}  // namespace
 
 TEST_CASE("resolve numeric hosts, localhost and the wildcard") {
   for (unsigned n : kWorkerCounts) {
@@ -74,6 +90,88 @@ TEST_CASE("resolve errors carry getaddrinfo's message") {
       CHECK(what.find(gai_strerror(EAI_SERVICE)) != std::string::npos);
     }
   });
+}
+
+TEST_CASE("resolve with a deadline: timed_out while the lookup cannot run, cancellation at once, nothing left behind") {
+  for (unsigned n : kWorkerCounts) {
+    INFO("workers = " << n);
+    Watchdog dog(120s, "resolve deadlines with " + std::to_string(n) + " workers");
+    const int fds_before = fd_count();
+    {
+      // One blocking thread, held by a job the test releases: lookups queue
+      // behind it for as long as the test wants.
+      weft::Runtime rt(weft::Config{}.worker_threads(n).max_blocking_threads(1));
+      rt.block_on([&] {
+        std::promise<void> release;
+        std::shared_future<void> gate = release.get_future().share();
+        std::atomic<bool> holding{false};
+        auto holder = weft::spawn([&, gate] {
+          weft::unblock([&, gate] {
+            holding = true;
+            gate.wait();
+          });
+        });
+        REQUIRE(fiber_wait_until([&] { return holding.load(); }, kWait));
+
+        auto t0 = Clock::now();
+        std::error_code ec;
+        CHECK(net::resolve("localhost", "80", ec, 50ms).empty());
+        CHECK(ec == std::errc::timed_out);
+        CHECK(Clock::now() - t0 >= 50ms);
+        CHECK(Clock::now() - t0 < kWait);
+        // The throwing form, bounded by a deadline scope.
+        try {
+          weft::with_timeout(30ms, [] { net::resolve("localhost", "80"); });
+          FAIL("no timeout");
+        } catch (const std::system_error& e) {
+          CHECK(e.code() == std::errc::timed_out);
+        }
+        // A deadline already past fails at once, without a lookup.
+        CHECK(net::resolve("localhost", "80", ec, weft::deadline_in(-1s)).empty());
+        CHECK(ec == std::errc::timed_out);
+        // connect("name:port") resolves within the connect's own limit.
+        auto listener = net::TcpListener::bind("127.0.0.1:0");
+        const std::string target = "localhost:" + std::to_string(listener.local_addr().port());
+        t0 = Clock::now();
+        net::TcpStream::connect(target, ec, 50ms);
+        CHECK(ec == std::errc::timed_out);
+        CHECK(Clock::now() - t0 < kWait);
+        // A cancelled fiber stops waiting for the lookup at once.
+        const auto base = rt.stats().pending_timers;
+        auto waiter = weft::spawn([] {
+          std::error_code wec;
+          net::resolve("localhost", "80", wec, 1h);
+          return wec;
+        });
+        REQUIRE(fiber_wait_until([&] { return rt.stats().pending_timers > base; }, kWait));
+        waiter.cancel();
+        CHECK(waiter.join() == std::errc::operation_canceled);
+
+        // Released, the pool runs the abandoned lookups (which free
+        // themselves) and then answers a new one in time.
+        release.set_value();
+        holder.join();
+        auto found = net::resolve("localhost", "80", ec, kWait);
+        CHECK_FALSE(ec);
+        CHECK_FALSE(found.empty());
+        for (auto& a : found) CHECK(a.port() == 80);
+      });
+      CHECK(rt.stats().registered_fds == 0);
+      CHECK(wait_until([&] { return rt.stats().pending_timers == 0; }, 10'000ms));
+      CHECK(rt.stats().live_fibers == 0);
+    }
+    CHECK(fd_count() == fds_before);
+  }
+}
+
+TEST_CASE("resolve with a deadline on a plain thread runs the lookup on a thread of its own") {
+  std::error_code ec;
+  auto v = net::resolve("localhost", "7", ec, kWait);
+  CHECK_FALSE(ec);
+  REQUIRE_FALSE(v.empty());
+  CHECK(v[0].port() == 7);
+  CHECK(net::resolve("localhost", "7", ec, weft::deadline_in(-1s)).empty());
+  CHECK(ec == std::errc::timed_out);
 }
 
 TEST_CASE("resolve on a plain thread runs inline") {
