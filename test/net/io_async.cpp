@@ -1,13 +1,21 @@
-// weft::Async on descriptors that are not sockets: a pipe, an eventfd and a
-// timerfd. readable()/writable()/read_with()/write_with() with deadlines,
-// cancellation, a second waiter, and use outside a fiber.
+// weft::Async on descriptors that are not sockets: a pipe, an eventfd, a
+// timerfd, inotify and a pseudo-terminal, owned through native_handle(), fd()
+// or a free as_fd(). readable()/writable()/read_with()/write_with() with
+// deadlines, cancellation, a second waiter, use outside a fiber, and a reused
+// descriptor number that must not inherit the old one's readiness.
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/timerfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "support.hpp"
@@ -314,4 +322,142 @@ TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber")
     CHECK(raw);
   }
   CHECK(fd_count() == fds_before);
+}
+
+namespace {
+
+// ScratchDir is a fresh directory under /tmp, removed with what it holds.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/weft-io-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+
+// Watch is an owner with fd() only; Handle one with neither fd() nor
+// native_handle(), reached through a free as_fd() (fd_of's three forms).
+struct Watch {
+  OwnedFd owned;
+  int fd() const noexcept { return owned.native_handle(); }
+};
+struct Handle {
+  OwnedFd owned;
+};
+int as_fd(const Handle& h) { return h.owned.native_handle(); }
+
+// make_raw() turns echo and line editing off, so bytes pass as written.
+void make_raw(int fd) {
+  termios t{};
+  REQUIRE(::tcgetattr(fd, &t) == 0);
+  ::cfmakeraw(&t);
+  REQUIRE(::tcsetattr(fd, TCSANOW, &t) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("inotify: readable when a watched directory changes, not before") {
+  for_each_workers([] {
+    ScratchDir dir;
+    int fd = ::inotify_init1(IN_CLOEXEC);  // Async makes it non-blocking
+    REQUIRE(fd >= 0);
+    Async<Watch> watch(Watch{OwnedFd(fd)});
+    REQUIRE(::inotify_add_watch(watch.get_ref().fd(), dir.path.c_str(), IN_CREATE) >= 0);
+    std::error_code ec;
+    CHECK_FALSE(watch.readable(ec, weft::deadline_in(20ms)));
+    CHECK(ec == std::errc::timed_out);
+    auto maker = weft::spawn([&] {
+      weft::this_fiber::yield();
+      OwnedFd file(::open((dir.path + "/made").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+      return static_cast<bool>(file);
+    });
+    alignas(inotify_event) char buf[sizeof(inotify_event) + NAME_MAX + 1];
+    auto n = watch.read_with([&](Watch& w) { return ::read(w.fd(), buf, sizeof buf); }, soon());
+    CHECK(maker.join());
+    REQUIRE(n >= static_cast<ssize_t>(sizeof(inotify_event)));
+    const auto* ev = reinterpret_cast<const inotify_event*>(buf);
+    CHECK((ev->mask & IN_CREATE) != 0);
+    CHECK(std::string(ev->name) == "made");
+  });
+}
+
+TEST_CASE("a pseudo-terminal: each side reads what the other writes, both through Async") {
+  for_each_workers([] {
+    int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    REQUIRE(master >= 0);
+    OwnedFd master_fd(master);
+    REQUIRE(::grantpt(master) == 0);
+    REQUIRE(::unlockpt(master) == 0);
+    char name[64];
+    REQUIRE(::ptsname_r(master, name, sizeof name) == 0);
+    OwnedFd slave_fd(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(slave_fd);
+    make_raw(slave_fd.native_handle());
+    CHECK(::isatty(slave_fd.native_handle()) == 1);
+    Async<OwnedFd> pty(std::move(master_fd));
+    Async<Handle> tty(Handle{std::move(slave_fd)});
+    std::error_code ec;
+    CHECK_FALSE(pty.readable(ec, weft::deadline_in(20ms)));
+    CHECK(ec == std::errc::timed_out);
+    // The terminal side writes; the master side, parked, reads it.
+    auto writer = weft::spawn([&] {
+      weft::this_fiber::yield();
+      return tty.write_with([](Handle& h) { return ::write(as_fd(h), "to master", 9); }, soon());
+    });
+    char buf[32];
+    auto n = pty.read_with([&](OwnedFd& fd) { return read_fd(fd, buf, sizeof buf); }, soon());
+    CHECK(writer.join() == 9);
+    CHECK(std::string(buf, static_cast<std::size_t>(n)) == "to master");
+    // And back: the terminal side parks until the master writes.
+    auto back = weft::spawn([&] {
+      weft::this_fiber::yield();
+      return pty.write_with([](OwnedFd& fd) { return write_fd(fd, "to tty", 6); }, soon());
+    });
+    n = tty.read_with([&](Handle& h) { return ::read(as_fd(h), buf, sizeof buf); }, soon());
+    CHECK(back.join() == 6);
+    CHECK(std::string(buf, static_cast<std::size_t>(n)) == "to tty");
+  });
+}
+
+TEST_CASE("a reused descriptor number and reactor slot carry no readiness of the old descriptor") {
+  for_each_workers([] {
+    // A readable pipe, registered while readable, then closed unread.
+    auto old = make_pipe();
+    std::error_code ec;
+    CHECK(write_fd(old.w.get_mut(), "stale", 5) == 5);
+    CHECK(old.r.readable(ec, soon()));  // registers it; that wait takes the first edge
+    // A second edge that nobody waits for: the reactor records it in the slot
+    // at its next poll, which these yields give it time for (the check below
+    // holds whether or not it did).
+    CHECK(write_fd(old.w.get_mut(), "more", 4) == 4);
+    for (int i = 0; i < 200; ++i) weft::this_fiber::yield();
+    const int number = old.r.native_handle();
+    { auto gone = std::move(old.r); }  // unregistered and closed here
+    // A new, empty pipe whose read end takes the old number.
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    if (fds[0] != number) {
+      if (fds[1] == number) {  // move the write end out of the way first
+        int moved = ::fcntl(fds[1], F_DUPFD_CLOEXEC, number + 1);
+        REQUIRE(moved >= 0);
+        ::close(fds[1]);
+        fds[1] = moved;
+      }
+      REQUIRE(::dup3(fds[0], number, O_CLOEXEC) == number);
+      ::close(fds[0]);
+      fds[0] = number;
+    }
+    Pipe fresh{Async<OwnedFd>(OwnedFd(fds[0])), Async<OwnedFd>(OwnedFd(fds[1]))};
+    auto t0 = Clock::now();
+    CHECK_FALSE(fresh.r.readable(ec, weft::deadline_in(30ms)));
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 30);
+    // And it still works: a write wakes it.
+    CHECK(write_fd(fresh.w.get_mut(), "new", 3) == 3);
+    char buf[8];
+    CHECK(fresh.r.read_with([&](OwnedFd& fd) { return read_fd(fd, buf, sizeof buf); }, soon()) == 3);
+    CHECK(std::string(buf, 3) == "new");
+  });
 }
