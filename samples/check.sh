@@ -3,10 +3,13 @@
 #
 #   usage: samples/check.sh BUILD_DIR
 #
-# echo_server: echo_client gets every line back, with 1 and 2 workers; SIGTERM
-# with a connection open exits 0, once it closes or after the 5 s drain. http_hello: a GET gets the fixed 200, a
-# malformed request gets 400 and a close. With weft_loadgen built (-Dbench),
-# a short load in both modes must see no error. Every wait is bounded.
+# echo_server: echo_client gets every line back, with 1 and 2 workers. After
+# SIGTERM or SIGINT it refuses new connections, keeps echoing on an open one,
+# and exits 0 as soon as that closes, or after its 5 s drain if it stays open.
+# http_hello and echo_server --http: a GET gets the fixed 200 (keep-alive, and
+# pipelined), a malformed or oversized request gets 400 and a close. With
+# weft_loadgen built (-Dbench), a short load in both modes must see no error.
+# Every wait is bounded.
 set -euo pipefail
 
 build=${1:?usage: check.sh BUILD_DIR}
@@ -35,31 +38,58 @@ start() {
     fail "$* did not print 'listening on 127.0.0.1:PORT'"
 }
 
-# stop [release]: SIGTERM, then the server must exit 0 within its 5 s drain
-# plus margin. With `release`, the connection on fd 4 closes just after the
-# signal, so the drain ends early.
+# now_ms: a monotonic-enough clock in milliseconds, for the drain bounds.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# stop SIGNAL [release|hold]: sends SIGNAL; the server must log that it stopped
+# accepting, refuse new connections, and exit 0. With `release` the connection
+# on fd 4 must still echo during the drain, then it closes and the server must
+# exit well before its 5 s drain ends; with `hold` it stays open, and the
+# server must wait out the drain (about 5 s, not much more) before it exits.
 stop() {
-    kill -TERM "$pid"
-    if [ "${1:-}" = release ]; then sleep 0.2; exec 4<&-; fi
+    local sig=$1 mode=${2:-} t0 took line
+    t0=$(now_ms)
+    kill -"$sig" "$pid"
+    for _ in $(seq 50); do
+        grep -q "stopped accepting" "$work/err" && break
+        sleep 0.1
+    done
+    grep -q "stopped accepting" "$work/err" || fail "no 'stopped accepting' within 5 s of SIG$sig"
+    if timeout 2 bash -c "exec 5<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+        fail "a new connection was accepted after SIG$sig"
+    fi
+    if [ "$mode" = release ]; then
+        printf 'still here\n' >&4
+        IFS= read -r -t 3 line <&4 || fail "no echo on an open connection during the drain"
+        [ "$line" = "still here" ] || fail "drain echo: got '$line'"
+        exec 4<&-
+    fi
     for _ in $(seq 80); do
         if ! kill -0 "$pid" 2>/dev/null; then
             local rc=0
             wait "$pid" || rc=$?
             pid=""
-            [ $rc = 0 ] || fail "server exited with status $rc after SIGTERM"
+            took=$(( $(now_ms) - t0 ))
+            [ $rc = 0 ] || fail "server exited with status $rc after SIG$sig"
+            if [ "$mode" = release ] && [ $took -ge 4000 ]; then
+                fail "server took ${took} ms to exit after its last connection closed"
+            fi
+            if [ "$mode" = hold ] && [ $took -lt 4500 ]; then
+                fail "server exited after ${took} ms, before its 5 s drain, with a connection open"
+            fi
             return 0
         fi
         sleep 0.1
     done
-    fail "server still running 8 s after SIGTERM"
+    fail "server still running 8 s after SIG$sig"
 }
 
 # http_exchange BYTES: sends raw bytes to the server, prints what comes back
-# until the server closes (or 2 s pass).
+# until the server closes; after 3 s without a close it appends NO-CLOSE.
 http_exchange() {
     exec 3<>"/dev/tcp/127.0.0.1/$port"
     printf '%b' "$1" >&3
-    timeout 2 cat <&3 || true
+    timeout 3 cat <&3 || echo "NO-CLOSE"
     exec 3<&-
 }
 
@@ -73,22 +103,35 @@ for threads in 1 2; do
         timeout 30 "$loadgen" --port "$port" --mode echo --conns 20 --threads "$threads" \
             --size 1000 --warmup 0.2 --duration 1 >"$work/lg" || fail "weft_loadgen echo: $(cat "$work/lg")"
     fi
-    exec 4<>"/dev/tcp/127.0.0.1/$port"  # open across the SIGTERM
-    if [ "$threads" = 1 ]; then stop release; else stop; exec 4<&-; fi
+    exec 4<>"/dev/tcp/127.0.0.1/$port"  # open across the signal
+    # SIGTERM with the connection released during the drain; SIGINT with it
+    # held open through the whole drain.
+    if [ "$threads" = 1 ]; then stop TERM release; else stop INT hold; exec 4<&-; fi
     echo "ok   echo_server --threads $threads"
 done
 
-start "$samples/http_hello" --threads 2
 hello=$'HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, World!'
-got=$(http_exchange 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-[ "$got" = "$hello" ] || fail "GET: unexpected answer: $got"
-got=$(http_exchange 'GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n')
-[ "$got" = "$hello$hello" ] || fail "two pipelined GETs: unexpected answer: $got"
-got=$(http_exchange 'this is not http\r\n\r\n')
-[[ $got == "HTTP/1.1 400 Bad Request"* ]] || fail "malformed request: expected 400, got: $got"
-if [ -x "$loadgen" ]; then
-    timeout 30 "$loadgen" --port "$port" --mode http --conns 20 --threads 2 --warmup 0.2 \
-        --duration 1 >"$work/lg" || fail "weft_loadgen http: $(cat "$work/lg")"
-fi
-stop
-echo "ok   http_hello"
+bad=$'HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nBad Request'
+huge="GET / HTTP/1.1\r\nX-Big: $(head -c 9000 /dev/zero | tr '\0' a)\r\n\r\n"
+for server in "http_hello" "echo_server --http"; do
+    # shellcheck disable=SC2086 # the name and its flag, split on purpose
+    start "$samples/"$server --threads 2
+    got=$(http_exchange 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    [ "$got" = "$hello" ] || fail "$server: GET: unexpected answer: $got"
+    got=$(http_exchange 'GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+    [ "$got" = "$hello$hello" ] || fail "$server: two pipelined GETs: unexpected answer: $got"
+    # A malformed request and one whose head passes 8 KiB: 400, then a close.
+    got=$(http_exchange 'this is not http\r\n\r\n')
+    [ "$got" = "$bad" ] || fail "$server: malformed request: expected 400 and a close, got: $got"
+    got=$(http_exchange "$huge")
+    [ "$got" = "$bad" ] || fail "$server: oversized request: expected 400 and a close, got: $got"
+    # A keep-alive connection stays open after its answer.
+    got=$(http_exchange 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    [ "$got" = "${hello}NO-CLOSE" ] || fail "$server: keep-alive GET: unexpected answer: $got"
+    if [ -x "$loadgen" ]; then
+        timeout 30 "$loadgen" --port "$port" --mode http --conns 20 --threads 2 --warmup 0.2 \
+            --duration 1 >"$work/lg" || fail "$server: weft_loadgen http: $(cat "$work/lg")"
+    fi
+    stop TERM
+    echo "ok   $server"
+done
