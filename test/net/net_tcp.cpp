@@ -110,6 +110,12 @@ TEST_CASE("read, accept and write deadlines expire with timed_out, never early")
     CHECK(ec == std::errc::timed_out);
     CHECK(ms_since(t0) >= 50);
     CHECK_FALSE(none.stream.is_open());
+    try {
+      listener.accept(10ms);
+      FAIL("no timeout");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::timed_out);
+    }
 
     auto client = TcpStream::connect(listener.local_addr(), kWait);
     auto server = listener.accept(kWait).stream;
@@ -140,6 +146,36 @@ TEST_CASE("read, accept and write deadlines expire with timed_out, never early")
     CHECK(wrote > 0);
     CHECK(wrote < big.size());
     CHECK(ms_since(t0) >= 60);
+    try {
+      client.write_all(big.data(), big.size(), 20ms);
+      FAIL("no timeout");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::timed_out);
+    }
+  });
+}
+
+TEST_CASE("shutdown(both) on a live connection: reads end, writes fail, the peer sees the end") {
+  for_each_workers([] {
+    auto p = tcp_pair();
+    p.server.write_all("before", 6, kWait);
+    char buf[16];
+    p.client.read_exact(buf, 6, kWait);
+    p.client.shutdown(net::Shutdown::both);
+    std::error_code ec;
+    // Reads end at once, with nothing more arriving.
+    auto t0 = Clock::now();
+    CHECK(p.client.read_some(buf, sizeof buf, ec, kWait) == 0);
+    CHECK_FALSE(ec);
+    CHECK(ms_since(t0) < 5'000);
+    // Writes fail with EPIPE (no SIGPIPE).
+    p.client.write("x", 1, ec, kWait);
+    CHECK(ec == std::errc::broken_pipe);
+    // The peer reads the end of the stream.
+    CHECK(p.server.read_some(buf, sizeof buf, ec, kWait) == 0);
+    CHECK_FALSE(ec);
+    // The socket itself stays open until closed.
+    CHECK(p.client.is_open());
   });
 }
 

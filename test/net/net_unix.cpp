@@ -251,3 +251,65 @@ TEST_CASE("datagrams: bind, send_to/recv_from, unbound, connect, pair") {
     CHECK(ec == std::errc::bad_file_descriptor);
   });
 }
+
+TEST_CASE("accept, a write into a full stream and a send to a full datagram peer time out; the counts are exact") {
+  TempDir dir;
+  for_each_workers([&dir] {
+    auto listener = UnixListener::bind(dir.file(unique_name("timeouts")));
+    std::error_code ec;
+    auto t0 = Clock::now();
+    auto none = listener.accept(ec, 40ms);
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 40);
+    CHECK_FALSE(none.stream.is_open());
+    try {
+      listener.accept(10ms);
+      FAIL("no timeout");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::timed_out);
+    }
+
+    // Nobody reads b: a's writes fill the socket buffers and stop.
+    auto [a, b] = UnixStream::pair();
+    const std::string big(8 << 20, 'w');
+    t0 = Clock::now();
+    const std::size_t wrote = a.write_all(big.data(), big.size(), ec, 50ms);
+    CHECK(ec == std::errc::timed_out);
+    CHECK(ms_since(t0) >= 50);
+    REQUIRE(wrote > 0);
+    REQUIRE(wrote < big.size());
+    // What write_all reported is exactly what arrived.
+    std::string got(wrote, '\0');
+    b.read_exact(got.data(), got.size(), kWait);
+    CHECK(got == big.substr(0, wrote));
+    char extra[16];
+    CHECK(b.read_some(extra, sizeof extra, ec, 20ms) == 0);
+    CHECK(ec == std::errc::timed_out);
+    try {
+      a.write_all(big.data(), big.size(), 20ms);
+      FAIL("no timeout");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::timed_out);
+    }
+
+    // Datagrams: fill the peer's queue until a send waits out its limit.
+    auto [x, y] = UnixDatagram::pair();
+    char msg[1024] = {};
+    std::size_t sent = 0;
+    for (;;) {
+      x.send(msg, sizeof msg, ec, 50ms);
+      if (ec) break;
+      REQUIRE(++sent < 1'000'000);
+    }
+    CHECK(ec == std::errc::timed_out);
+    CHECK(sent > 0);
+    // One taken off the queue makes room for one more.
+    CHECK(y.recv(msg, sizeof msg, kWait) == sizeof msg);
+    CHECK(x.send(msg, sizeof msg, ec, kWait) == sizeof msg);
+    CHECK_FALSE(ec);
+    std::size_t received = 1;
+    while (y.recv(msg, sizeof msg, ec, 20ms) == sizeof msg) ++received;
+    CHECK(ec == std::errc::timed_out);
+    CHECK(received == sent + 1);  // nothing lost, nothing doubled
+  });
+}
