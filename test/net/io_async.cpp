@@ -46,11 +46,13 @@ ssize_t write_fd(OwnedFd& fd, const void* buf, std::size_t n) { return ::write(f
 }  // namespace
 
 TEST_CASE("pipe: read_with parks until a writer fiber writes") {
-  for_each_workers([] {
+  for_each_workers([](weft::Runtime& rt) {
     auto p = make_pipe();
     CHECK((fcntl(p.r.native_handle(), F_GETFL) & O_NONBLOCK) != 0);  // Async made it non-blocking
+    const auto base = rt.stats().pending_timers;
     auto writer = weft::spawn([&] {
-      weft::this_fiber::yield();
+      // Write only once the reader below has parked.
+      if (!parked_with_deadline(rt, base)) return ssize_t{-2};
       return p.w.write_with([](OwnedFd& fd) { return write_fd(fd, "data", 4); }, soon());
     });
     char buf[8];

@@ -394,13 +394,14 @@ TEST_CASE("one reader and one writer at once; a second reader is refused") {
 }
 
 TEST_CASE("shutdown(read) wakes a parked reader with end of stream") {
-  for_each_workers([] {
+  for_each_workers([](weft::Runtime& rt) {
     auto p = tcp_pair();
+    const auto base = rt.stats().pending_timers;
     auto reader = weft::spawn([&] {
       char c;
       return p.client.read_some(&c, 1, kWait);
     });
-    weft::this_fiber::yield();
+    REQUIRE(parked_with_deadline(rt, base));
     p.client.shutdown(net::Shutdown::read);
     CHECK(reader.join() == 0);
   });
@@ -574,9 +575,10 @@ TEST_CASE("sockets on plain threads, and made outside a fiber then used inside o
 }
 
 TEST_CASE("cancellation: the no-throw forms report operation_canceled, the throwing ones throw Cancelled") {
-  for_each_workers([] {
+  for_each_workers([](weft::Runtime& rt) {
     auto p = tcp_pair();
     auto listener = TcpListener::bind("127.0.0.1:0");
+    const auto base = rt.stats().pending_timers;
     auto quiet = weft::spawn([&] {
       char c;
       std::error_code ec;
@@ -591,7 +593,7 @@ TEST_CASE("cancellation: the no-throw forms report operation_canceled, the throw
       }
       return false;
     });
-    weft::this_fiber::yield();
+    REQUIRE(parked_with_deadline(rt, base, 2));
     quiet.cancel();
     loud.cancel();
     CHECK(quiet.join() == std::errc::operation_canceled);

@@ -54,7 +54,7 @@ inline constexpr auto kTimerDrain = kWait;
 // that the runtime leaves nothing behind: no descriptor registered with the
 // reactor once f returns, no timer filed (after at most timer_drain, see
 // kTimerDrain), and no descriptor open once the runtime is gone. f returns nothing; assertions go inside it. f may
-// take the worker count as its argument.
+// take the worker count, or the runtime, as its argument.
 template <class F>
 void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms,
                std::chrono::milliseconds timer_drain = kTimerDrain) {
@@ -65,7 +65,9 @@ void run_clean(unsigned n, F&& f, std::chrono::milliseconds limit = 120'000ms,
     // No spare workers: socket calls never block a worker, and a spare that a
     // loaded machine starts beside one worker would make fibers move there.
     weft::Runtime rt(weft::Config{}.worker_threads(n).max_spare_workers(0));
-    if constexpr (std::is_invocable_v<F&, unsigned>) {
+    if constexpr (std::is_invocable_v<F&, weft::Runtime&>) {
+      rt.block_on([&] { f(rt); });
+    } else if constexpr (std::is_invocable_v<F&, unsigned>) {
       rt.block_on([&] { f(n); });
     } else {
       rt.block_on(f);
@@ -82,6 +84,19 @@ template <class F>
 void for_each_workers(F&& f, std::chrono::milliseconds limit = 120'000ms,
                       std::chrono::milliseconds timer_drain = kTimerDrain) {
   for (unsigned n : kWorkerCounts) run_clean(n, f, limit, timer_drain);
+}
+
+// parked_with_deadline() yields until rt has more than `base` deadlines filed:
+// fibers that wait with a deadline (kWait, say) file theirs just before they
+// park, so a trigger sent after this finds them parked, or about to be with
+// their wait published. Bounded by kWait; false if it never happened.
+inline bool parked_with_deadline(weft::Runtime& rt, std::size_t base, std::size_t n = 1) {
+  const auto end = Clock::now() + kWait;
+  while (rt.stats().pending_timers < base + n) {
+    if (Clock::now() >= end) return false;
+    weft::this_fiber::yield();
+  }
+  return true;
 }
 
 // ms_since() is the milliseconds since t0, for timing bounds and messages.
