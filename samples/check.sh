@@ -9,7 +9,8 @@
 # http_hello and echo_server --http: a GET gets the fixed 200 (keep-alive, and
 # pipelined), a malformed or oversized request gets 400 and a close. With
 # weft_loadgen built (-Dbench), a short load in both modes must see no error.
-# Every wait is bounded.
+# Bad arguments, a port already taken and a refused client each end with a
+# clear message and a failing status. Every wait is bounded.
 set -euo pipefail
 
 build=${1:?usage: check.sh BUILD_DIR}
@@ -93,6 +94,23 @@ http_exchange() {
     exec 3<&-
 }
 
+# expect_error STATUS PATTERN CMD...: CMD must exit with STATUS (no input) and
+# say PATTERN on stderr.
+expect_error() {
+    local want=$1 pattern=$2 rc=0
+    shift 2
+    timeout 10 "$@" </dev/null >/dev/null 2>"$work/bad" || rc=$?
+    [ $rc = "$want" ] || fail "$*: exit status $rc, expected $want"
+    grep -q -- "$pattern" "$work/bad" || fail "$*: no '$pattern' in: $(cat "$work/bad")"
+}
+
+# Bad input: a clear message and a failing status, nothing started.
+expect_error 2 "bad value for --port" "$samples/echo_server" --port abc
+expect_error 2 "bad value for --threads" "$samples/echo_server" --port 0 --threads 0
+expect_error 2 "unknown argument" "$samples/echo_server" --port 0 --bogus
+expect_error 2 "usage: echo_client" "$samples/echo_client" no-port-here
+echo "ok   bad arguments"
+
 printf 'one\ntwo\n\nthree, the last\n' >"$work/lines"
 for threads in 1 2; do
     start "$samples/echo_server" --threads "$threads"
@@ -103,10 +121,14 @@ for threads in 1 2; do
         timeout 30 "$loadgen" --port "$port" --mode echo --conns 20 --threads "$threads" \
             --size 1000 --warmup 0.2 --duration 1 >"$work/lg" || fail "weft_loadgen echo: $(cat "$work/lg")"
     fi
+    # The port taken: a second server says so and fails.
+    expect_error 1 "Address already in use" "$samples/echo_server" --port "$port"
     exec 4<>"/dev/tcp/127.0.0.1/$port"  # open across the signal
     # SIGTERM with the connection released during the drain; SIGINT with it
     # held open through the whole drain.
     if [ "$threads" = 1 ]; then stop TERM release; else stop INT hold; exec 4<&-; fi
+    # Nobody listens there now: the client is refused, and says so.
+    expect_error 1 "Connection refused" "$samples/echo_client" "127.0.0.1:$port"
     echo "ok   echo_server --threads $threads"
 done
 
