@@ -1,5 +1,7 @@
-// Helpers every test suite shares: a watchdog for hangs, a bounded poll for
-// state that has no notification, the process's descriptor count and CPU time.
+// Helpers every test suite shares: a watchdog for hangs, bounded polls (from a
+// thread or a fiber) for state that has no notification, the process's
+// descriptor count and CPU time, the code a failing call throws, and a
+// scratch directory.
 #pragma once
 
 #include <dirent.h>
@@ -10,10 +12,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
+
+#include <weft/runtime.hpp>
+#include <weft/this_fiber.hpp>
 
 namespace test_common {
 
@@ -107,6 +115,59 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
   }
   return true;
 }
+
+// fiber_wait_until() is wait_until() for code running in a fiber: it yields
+// between looks, so the fibers it waits for can run on its own worker.
+template <class Pred>
+bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    weft::this_fiber::yield();
+  }
+  return true;
+}
+
+// parked_with_deadline() yields until rt has at least n more deadlines filed
+// than `base`: fibers that wait with a deadline file theirs just before they
+// park, so a trigger sent after this finds them parked, or about to be with
+// their wait published. Bounded by 10 s; false if it never happened.
+inline bool parked_with_deadline(weft::Runtime& rt, std::size_t base, std::size_t n = 1) {
+  return fiber_wait_until([&] { return rt.stats().pending_timers >= base + n; }, 10s);
+}
+
+// thrown_code() runs f and returns the code of the std::system_error it
+// throws; an empty code if it returns.
+template <class F>
+std::error_code thrown_code(F&& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+  return {};
+}
+
+// ScratchDir is a fresh directory under TMPDIR (or /tmp), removed at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/weft-test-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // fd_count() is the number of open descriptors of the process.
 inline int fd_count() {

@@ -51,16 +51,10 @@ inline constexpr unsigned kWorkerCounts[] = {1, 2, 4};
 // a loaded machine, short enough that a lost wakeup fails the test.
 inline constexpr auto kWait = 10s;
 
-// fiber_wait_until() is wait_until() for a fiber: it yields between looks,
-// so the fibers it waits for can run on its own worker.
+// fiber_wait_until() is test_common's, bounded by kWait unless told.
 template <class Pred>
 bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout = kWait) {
-  auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    weft::this_fiber::yield();
-  }
-  return true;
+  return test_common::fiber_wait_until(pred, timeout);
 }
 
 // last_errno() reads errno afresh. glibc declares __errno_location() const,

@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -328,17 +327,6 @@ TEST_CASE("Async made on a plain thread, used there (poll) and then in a fiber")
 
 namespace {
 
-// ScratchDir is a fresh directory under /tmp, removed with what it holds.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/weft-io-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path); }
-};
-
 // Watch is an owner with fd() only; Handle one with neither fd() nor
 // native_handle(), reached through a free as_fd() (fd_of's three forms).
 struct Watch {
@@ -366,13 +354,13 @@ TEST_CASE("inotify: readable when a watched directory changes, not before") {
     int fd = ::inotify_init1(IN_CLOEXEC);  // Async makes it non-blocking
     REQUIRE(fd >= 0);
     Async<Watch> watch(Watch{OwnedFd(fd)});
-    REQUIRE(::inotify_add_watch(watch.get_ref().fd(), dir.path.c_str(), IN_CREATE) >= 0);
+    REQUIRE(::inotify_add_watch(watch.get_ref().fd(), dir.path().c_str(), IN_CREATE) >= 0);
     std::error_code ec;
     CHECK_FALSE(watch.readable(ec, weft::deadline_in(20ms)));
     CHECK(ec == std::errc::timed_out);
     auto maker = weft::spawn([&] {
       weft::this_fiber::yield();
-      OwnedFd file(::open((dir.path + "/made").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+      OwnedFd file(::open((dir.path() / "made").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
       return static_cast<bool>(file);
     });
     alignas(inotify_event) char buf[sizeof(inotify_event) + NAME_MAX + 1];

@@ -28,7 +28,11 @@
 namespace net_test {
 
 using test_common::cpu_time;
+using test_common::ScratchDir;
 using test_common::Watchdog;
+using test_common::fiber_wait_until;
+using test_common::parked_with_deadline;
+using test_common::thrown_code;
 using test_common::wait_until;
 using test_common::fd_count;
 
@@ -84,19 +88,6 @@ template <class F>
 void for_each_workers(F&& f, std::chrono::milliseconds limit = 120'000ms,
                       std::chrono::milliseconds timer_drain = kTimerDrain) {
   for (unsigned n : kWorkerCounts) run_clean(n, f, limit, timer_drain);
-}
-
-// parked_with_deadline() yields until rt has more than `base` deadlines filed:
-// fibers that wait with a deadline (kWait, say) file theirs just before they
-// park, so a trigger sent after this finds them parked, or about to be with
-// their wait published. Bounded by kWait; false if it never happened.
-inline bool parked_with_deadline(weft::Runtime& rt, std::size_t base, std::size_t n = 1) {
-  const auto end = Clock::now() + kWait;
-  while (rt.stats().pending_timers < base + n) {
-    if (Clock::now() >= end) return false;
-    weft::this_fiber::yield();
-  }
-  return true;
 }
 
 // ms_since() is the milliseconds since t0, for timing bounds and messages.

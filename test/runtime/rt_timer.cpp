@@ -23,12 +23,6 @@ namespace {
 // returns, and the watchdog names it).
 constexpr auto kSlack = 1s;
 
-// parked() waits until n more deadlines than `base` are filed in rt's wheels:
-// the waiters have parked (or are about to, with their deadline filed).
-bool parked(weft::Runtime& rt, std::size_t base, std::size_t n) {
-  return fiber_wait_until([&] { return rt.stats().pending_timers >= base + n; }, 10'000ms);
-}
-
 void check_clean(weft::Runtime& rt) {
   CHECK(fiber_wait_until([&] { return rt.stats().pending_timers == 0; }, 10'000ms));
 }
@@ -121,7 +115,7 @@ TEST_CASE("reset() moves a parked waiter to the new deadline, earlier or later")
     auto t = weft::Timer::after(1h);
     const auto base = rt.stats().pending_timers;
     auto waiter = weft::spawn([&] { return t.wait(); });
-    REQUIRE(parked(rt, base, 1));
+    REQUIRE(parked_with_deadline(rt, base, 1));
     auto target = Clock::now() + 30ms;
     t.reset(target);
     CHECK(t.deadline() == target);
@@ -168,7 +162,7 @@ TEST_CASE(
     const auto base = rt.stats().pending_timers;
     std::vector<weft::JoinHandle<bool>> waiters;
     for (int i = 0; i < kWaiters; ++i) waiters.push_back(weft::spawn([&] { return t.wait(); }));
-    REQUIRE(parked(rt, base, kWaiters));
+    REQUIRE(parked_with_deadline(rt, base, kWaiters));
     auto t0 = Clock::now();
     t.cancel();
     for (auto& w : waiters) CHECK_FALSE(w.join());
@@ -179,7 +173,7 @@ TEST_CASE(
     auto once = weft::Timer::after(1h);
     waiters.clear();
     for (int i = 0; i < kWaiters; ++i) waiters.push_back(weft::spawn([&] { return once.wait(); }));
-    REQUIRE(parked(rt, base, kWaiters));
+    REQUIRE(parked_with_deadline(rt, base, kWaiters));
     once.reset(Clock::now() + 10ms);
     int fired = 0;
     for (auto& w : waiters) fired += w.join() ? 1 : 0;
@@ -234,13 +228,7 @@ TEST_CASE(
   rt.block_on([&] {
     auto t = weft::Timer::after(1h);
     auto t0 = Clock::now();
-    std::error_code code;
-    try {
-      weft::with_timeout(20ms, [&] { t.wait(); });
-    } catch (const std::system_error& e) {
-      code = e.code();
-    }
-    CHECK(code == std::errc::timed_out);
+    CHECK(thrown_code([&] { weft::with_timeout(20ms, [&] { t.wait(); }); }) == std::errc::timed_out);
     CHECK(Clock::now() - t0 >= 20ms);
     CHECK(Clock::now() - t0 < kSlack);
     CHECK(t.armed());  // the timer itself is untouched
@@ -252,7 +240,7 @@ TEST_CASE(
 
     const auto base = rt.stats().pending_timers;
     auto victim = weft::spawn([&] { t.wait(); });
-    REQUIRE(parked(rt, base, 1));
+    REQUIRE(parked_with_deadline(rt, base, 1));
     victim.cancel();
     CHECK_THROWS_AS(victim.join(), weft::Cancelled);
     t.cancel();
@@ -260,13 +248,7 @@ TEST_CASE(
   });
   // A plain thread's scope bounds its wait too.
   auto t = weft::Timer::after(1h);
-  std::error_code code;
-  try {
-    weft::with_timeout(20ms, [&] { t.wait(); });
-  } catch (const std::system_error& e) {
-    code = e.code();
-  }
-  CHECK(code == std::errc::timed_out);
+  CHECK(thrown_code([&] { weft::with_timeout(20ms, [&] { t.wait(); }); }) == std::errc::timed_out);
 }
 
 TEST_CASE(
@@ -280,7 +262,7 @@ TEST_CASE(
     const auto due = a.deadline();
     const auto base = rt.stats().pending_timers;
     auto waiter = weft::spawn([&] { return a.wait(); });
-    REQUIRE(parked(rt, base, 1));
+    REQUIRE(parked_with_deadline(rt, base, 1));
     weft::Timer b = std::move(a);
     CHECK_FALSE(waiter.join());
     CHECK_FALSE(a.armed());  // NOLINT(bugprone-use-after-move): moved-from state is specified

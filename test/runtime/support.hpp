@@ -59,17 +59,9 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
   return true;
 }
 
-// fiber_wait_until() is wait_until() for code running in a fiber: it yields
-// between polls, so fibers it waits for can run on the same worker.
-template <class Pred>
-bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    weft::this_fiber::yield();
-  }
-  return true;
-}
+using test_common::fiber_wait_until;
+using test_common::parked_with_deadline;
+using test_common::thrown_code;
 
 // SetElsewhere sets ev from a worker other than `avoid`, so that ev's waiters
 // are woken onto that worker: it spawns fibers that yield until one of them

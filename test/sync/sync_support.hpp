@@ -74,17 +74,7 @@ inline void check_ping_pong(unsigned workers, int rounds, int stuck) {
   CHECK(rounds >= 200);
 }
 
-// fiber_wait_until() yields in a fiber until pred holds or timeout passes.
-// Only for states with no notification of their own (a fiber has parked).
-template <class Pred>
-bool fiber_wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() >= deadline) return pred();
-    weft::this_fiber::yield();
-  }
-  return true;
-}
+using test_common::fiber_wait_until;
 
 // thread_wait_until() is the same for a plain thread.
 template <class Pred>
