@@ -10,6 +10,7 @@
 
 #include "fiber_record.hpp"
 #include "log.hpp"
+#include "runtime_core.hpp"
 #include "spin_lock.hpp"
 #include "task_finish.hpp"
 #include "wait.hpp"
@@ -61,6 +62,14 @@ void join_wait(TaskBase* t) {
   if (t->finished()) return;
   Worker* w = current_worker();
   FiberRecord* rec = w ? current_record() : nullptr;
+  if (!w) {
+    // The thread a current-thread runtime is bound to runs its fibers while
+    // it waits: the task may be one of them.
+    if (RuntimeCore* rt = RuntimeCore::driven_here()) {
+      rt->join_driving(t);
+      return;
+    }
+  }
   if (!rec) {
     // A plain thread blocks on the state word.
     std::uint32_t s = t->state_.fetch_or(TaskBase::kThreadWaiting, std::memory_order_acq_rel) |
@@ -91,6 +100,22 @@ void join_wait(TaskBase* t) {
     if (r == WaitResult::cancelled) throw Cancelled();
     if (r == WaitResult::timed_out)
       throw std::system_error(std::make_error_code(std::errc::timed_out), "weft: join cut short by a deadline scope");
+  }
+}
+
+void join_as_main(TaskBase* t, Ctx* self) noexcept {
+  for (;;) {
+    JoinWaiter jw{self, 0};
+    {
+      WordGuard g(t->lock_);
+      if (t->state_.load(std::memory_order_acquire) & TaskBase::kDone) return;
+      jw.epoch = new_epoch(self);
+      t->waiter_ = &jw;
+    }
+    // Only finish_task() wakes it: the main context is never cancelled.
+    self->suspend();
+    WordGuard g(t->lock_);
+    if (t->waiter_ == &jw) t->waiter_ = nullptr;
   }
 }
 

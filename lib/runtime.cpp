@@ -11,6 +11,8 @@ Runtime::~Runtime() { core_->shutdown(); }
 
 void Runtime::start() { core_->start(); }
 
+void Runtime::bind_caller() { core_->bind_caller(); }
+
 void Runtime::shutdown() { core_->shutdown(); }
 
 bool Runtime::running() const noexcept { return core_->running(); }

@@ -15,9 +15,12 @@
 #include <string>
 #include <thread>
 
+#include <weft/errors.hpp>
+
 #include "hook_bridge.hpp"
 #include "log.hpp"
 #include "overflow_guard.hpp"
+#include "task_finish.hpp"
 #include "wait.hpp"
 
 namespace weft::detail {
@@ -51,8 +54,17 @@ std::uint64_t next_serial() noexcept {
   static std::atomic<std::uint64_t> n{0};
   return ++n;
 }
+// The current-thread runtime bound to this thread (RuntimeCore::bind_caller).
+thread_local RuntimeCore* tls_driven = nullptr;
+
 unsigned resolve_workers(const Config& cfg) {
   unsigned n = cfg.worker_threads();
+  if (cfg.current_thread()) {
+    if (n > 1)
+      throw std::invalid_argument("weft: a current-thread runtime has one worker, not worker_threads " +
+                                  std::to_string(n));
+    return 1;
+  }
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   // A runaway count would exhaust threads and memory before doing any good.
   if (n > 1024) throw std::invalid_argument("weft: worker_threads " + std::to_string(n) + " exceeds 1024");
@@ -70,10 +82,12 @@ unsigned usable_cpus() noexcept {
 }  // namespace
 
 RuntimeCore::RuntimeCore(Config c)
-    : cfg(std::move(c)), nworkers(resolve_workers(cfg)), serial(next_serial()),
+    : cfg(std::move(c)), on_caller(cfg.current_thread()), nworkers(resolve_workers(cfg)), serial(next_serial()),
       epoch(std::chrono::steady_clock::now()) {
-  // The stack preparer only uses a CPU that no worker would use.
-  stacks.configure(cfg.stack_size(), cfg.stack_guard(), nworkers < usable_cpus(), cfg.thread_name_prefix() + "s");
+  // The stack preparer only uses a CPU that no worker would use, and is a
+  // thread: a current-thread runtime has none.
+  stacks.configure(cfg.stack_size(), cfg.stack_guard(), !on_caller && nworkers < usable_cpus(),
+                   cfg.thread_name_prefix() + "s");
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
   blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
   bridge_runtime_created(this);
@@ -85,16 +99,27 @@ RuntimeCore::~RuntimeCore() {
 }
 
 void RuntimeCore::start() {
+  // Running or stopping: nothing to do, and no lock to take (a fiber that
+  // spawns through its Runtime while a current-thread runtime shuts down runs
+  // on the very thread that holds it).
+  if (state_.load(std::memory_order_acquire) != kStopped) return;
   std::lock_guard<std::mutex> lk(lifecycle_mu_);
   if (state_.load() != kStopped) return;
   install_overflow_handler();
   bridge_attach();
   workers.clear();
-  const unsigned total = nworkers + cfg.max_spare_workers();
+  const unsigned total = nworkers + (on_caller ? 0 : cfg.max_spare_workers());
   for (unsigned i = 0; i < total; ++i) workers.push_back(std::make_unique<Worker>(this, i, epoch));
   searching_.store(0);
   sleeper_count_.store(0);
   sleepers_.clear();
+  if (on_caller) {
+    // No thread: the worker runs whenever a thread drives it (bind_caller).
+    started_.store(1, std::memory_order_release);
+    state_.store(kRunning, std::memory_order_seq_cst);
+    logger().info("runtime started on its caller's thread");
+    return;
+  }
   state_.store(kRunning, std::memory_order_seq_cst);
   // Stuck time counts from now, not from the clock's epoch.
   watch_.assign(total, Watch{0, std::chrono::steady_clock::now(), false, -1});
@@ -124,18 +149,24 @@ void RuntimeCore::start() {
 }
 
 void RuntimeCore::shutdown() {
-  std::lock_guard<std::mutex> lk(lifecycle_mu_);
+  std::unique_lock<std::mutex> lk(lifecycle_mu_);
   if (state_.load() != kRunning) return;
   if (current_worker() && current_worker()->rt == this)
     throw std::logic_error("weft: Runtime::shutdown() called from one of its own fibers");
-  state_.store(kStopping, std::memory_order_seq_cst);
-  cancel_all();
-  wait_for_fibers();
-  // The reactor thread starts spares: stop it first so none starts late.
-  reactor.stop();
-  for (auto& w : workers) w->request_stop();
-  for (auto& w : workers)
-    if (w->thread.joinable()) w->thread.join();
+  if (on_caller && current_worker())
+    throw std::logic_error("weft: a current-thread runtime cannot be shut down from a fiber: its thread must run it");
+  if (on_caller) {
+    shutdown_on_caller(lk);
+  } else {
+    state_.store(kStopping, std::memory_order_seq_cst);
+    cancel_all();
+    wait_for_fibers();
+    // The reactor thread starts spares: stop it first so none starts late.
+    reactor.stop();
+    for (auto& w : workers) w->request_stop();
+    for (auto& w : workers)
+      if (w->thread.joinable()) w->thread.join();
+  }
   if (reactor.sources())
     logger().warn("shutdown: {} descriptors still registered (owned outside the runtime's fibers)", reactor.sources());
   blocking.stop();
@@ -150,6 +181,75 @@ void RuntimeCore::shutdown() {
   started_.store(0);
   state_.store(kStopped, std::memory_order_seq_cst);
   logger().info("runtime stopped");
+}
+
+RuntimeCore* RuntimeCore::driven_here() noexcept { return tls_driven; }
+
+void RuntimeCore::bind_caller() {
+  start();
+  std::lock_guard<std::mutex> lk(lifecycle_mu_);
+  if (state_.load() != kRunning) throw RuntimeStopped();
+  const auto me = std::this_thread::get_id();
+  if (driver_ == me) return;
+  if (driver_ != std::thread::id{})
+    throw std::logic_error("weft: this current-thread runtime runs on another thread; call block_on() there");
+  if (tls_driven)
+    throw std::logic_error("weft: this thread already runs another current-thread runtime; shut that one down first");
+  driver_ = me;
+  tls_driven = this;
+}
+
+void RuntimeCore::join_driving(TaskBase* t) noexcept {
+  CallerDrive drive(this);
+  join_as_main(t, drive.self());
+}
+
+void RuntimeCore::shutdown_on_caller(std::unique_lock<std::mutex>& lk) {
+  const auto me = std::this_thread::get_id();
+  if (driver_ != std::thread::id{} && driver_ != me)
+    throw std::logic_error("weft: a current-thread runtime must be shut down on the thread that runs it");
+  if (tls_driven && tls_driven != this)
+    throw std::logic_error("weft: this thread runs another current-thread runtime; shut that one down first");
+  state_.store(kStopping, std::memory_order_seq_cst);
+  // Unlocked while fibers run on this thread: start() and shutdown() return at
+  // once while stopping, and stats() may be called from a fiber.
+  lk.unlock();
+  {
+    CallerDrive drive(this);
+    cancel_all();
+    drain_on_caller(drive.self());
+    drive.worker()->retire_caller();
+  }
+  lk.lock();
+  tls_driven = nullptr;
+  driver_ = std::thread::id{};
+}
+
+void RuntimeCore::drain_on_caller(Ctx* self) noexcept {
+  Worker* w = workers[0].get();
+  auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
+  for (;;) {
+    const std::uint32_t seq = exit_seq_.load(std::memory_order_acquire);
+    if (live_count() == 0) return;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      log_stragglers();
+      deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
+    }
+    std::size_t epoch;
+    {
+      std::lock_guard<std::mutex> g(exit_mu_);
+      if (exit_seq_.load(std::memory_order_acquire) != seq) continue;
+      epoch = new_epoch(self);
+      exit_waiter_ = self;
+      exit_epoch_ = epoch;
+    }
+    // Until a fiber exits (fiber_exited) or the grace period ends.
+    TimerHandle timer = w->timers().arm(deadline, self, epoch);
+    self->suspend();
+    Timers::disarm(timer, &w->timers());
+    std::lock_guard<std::mutex> g(exit_mu_);
+    exit_waiter_ = nullptr;
+  }
 }
 
 void RuntimeCore::cancel_all() noexcept {
@@ -279,6 +379,10 @@ void RuntimeCore::fiber_exited() noexcept {
     std::lock_guard<std::mutex> lk(exit_mu_);
     exit_seq_.fetch_add(1, std::memory_order_release);
     exit_cv_.notify_all();
+    if (exit_waiter_) {
+      wake(exit_waiter_, exit_epoch_);
+      exit_waiter_ = nullptr;
+    }
   }
 }
 
@@ -363,6 +467,7 @@ RuntimeStats RuntimeCore::stats() noexcept {
     s.parks += w->parks.load(std::memory_order_relaxed);
     s.spare_fibers += w->spare_fibers();
     if (w->thread.joinable()) ++s.workers_running;
+    if (on_caller && driver_ != std::thread::id{}) ++s.workers_running;  // the thread it is bound to
     s.pending_timers += w->timers().pending();
   }
   s.spare_fibers += spares.size();

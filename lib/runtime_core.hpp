@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <weft/config.hpp>
@@ -16,6 +17,7 @@
 
 #include "blocking_pool.hpp"
 #include "live_list.hpp"
+#include "overflow_guard.hpp"
 #include "reactor.hpp"
 #include "spare_exchange.hpp"
 #include "stack_pool.hpp"
@@ -58,6 +60,17 @@ class RuntimeCore {
   // remove_sleeper() returns false if w was already taken off by notify_idle().
   bool remove_sleeper(Worker* w) noexcept;
 
+  // bind_caller() binds a current-thread runtime (Config::current_thread) to
+  // the calling thread, starting it if needed: block_on() calls it before it
+  // spawns. Throws std::logic_error if another thread drives it, or if this
+  // thread drives another one.
+  void bind_caller();
+  // join_driving() waits for t on the thread that drives this runtime, running
+  // the runtime's fibers meanwhile (JoinHandle::join() from that thread).
+  void join_driving(TaskBase* t) noexcept;
+  // driven_here() is the current-thread runtime bound to the calling thread, or null.
+  static RuntimeCore* driven_here() noexcept;
+
   // fiber_exited() is called when a live fiber leaves its list.
   void fiber_exited() noexcept;
 
@@ -67,6 +80,9 @@ class RuntimeCore {
   RuntimeStats stats() noexcept;
 
   const Config cfg;
+  // on_caller is Config::current_thread(): the one worker is a thread that
+  // calls block_on(), join() or shutdown(), and no other thread starts.
+  const bool on_caller;
   const unsigned nworkers;  // started with the runtime; spares come after them in `workers`
   const std::uint64_t serial;  // unique per RuntimeCore in the process
   // workers holds every worker the runtime may run, spares included, made at
@@ -90,6 +106,14 @@ class RuntimeCore {
   void log_stragglers() noexcept;
   void monitor() noexcept;
   void start_spare() noexcept;
+  // shutdown_on_caller() is shutdown()'s cancel-and-drain for a current-thread
+  // runtime: the calling thread runs the fibers until they have unwound.
+  void shutdown_on_caller(std::unique_lock<std::mutex>& lk);
+  // drain_on_caller() runs fibers on the calling thread, entered as the worker
+  // (self is its main context), until none is live.
+  void drain_on_caller(Ctx* self) noexcept;
+  // The thread a current-thread runtime is bound to (guarded by lifecycle_mu_).
+  std::thread::id driver_{};
   // How long every worker must be stuck, with fibers waiting, before a spare starts.
   static constexpr std::chrono::milliseconds kSpareDelay{10};
   std::atomic<unsigned> started_{0};
@@ -121,6 +145,28 @@ class RuntimeCore {
   std::mutex exit_mu_;
   std::condition_variable exit_cv_;
   std::atomic<std::uint32_t> exit_seq_{0};
+  // The driving thread's main context while drain_on_caller() waits for the
+  // next exit (guarded by exit_mu_; null when nobody waits).
+  Ctx* exit_waiter_ = nullptr;
+  std::size_t exit_epoch_ = 0;
+};
+
+// CallerDrive makes the calling thread the worker of a current-thread runtime
+// for its scope: the thread's Boost.Fiber scheduler runs the worker's
+// algorithm, and its main context waits while the fibers run.
+class CallerDrive {
+ public:
+  explicit CallerDrive(RuntimeCore* rt) noexcept : w_(rt->workers[0].get()) { self_ = w_->enter_caller(); }
+  ~CallerDrive() { w_->leave_caller(); }
+  CallerDrive(const CallerDrive&) = delete;
+  CallerDrive& operator=(const CallerDrive&) = delete;
+  Worker* worker() const noexcept { return w_; }
+  Ctx* self() const noexcept { return self_; }
+
+ private:
+  AltStack alt_;  // the stack-overflow reporter runs on it, as on a worker thread
+  Worker* w_;
+  Ctx* self_;
 };
 
 }  // namespace weft::detail

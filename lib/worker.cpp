@@ -16,6 +16,8 @@
 #include <limits>
 #include <string>
 
+#include <boost/fiber/algo/round_robin.hpp>
+
 #include "build_fiber.hpp"
 #include "fiber_record.hpp"
 #include "log.hpp"
@@ -109,6 +111,48 @@ void Worker::thread_main() noexcept {
   }
   rt->stacks.flush(stacks);
   set_current_worker(nullptr);
+}
+
+Ctx* Worker::enter_caller() noexcept {
+  set_current_worker(this);
+  tid.store(static_cast<int>(gettid()), std::memory_order_relaxed);
+  trims_ = true;
+  if (!sched) {
+    boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);
+    sched = Ctx::active()->get_scheduler();
+  }
+  Ctx* self = Ctx::active();
+  running_.store(self, std::memory_order_relaxed);
+  return self;
+}
+
+void Worker::leave_caller() noexcept {
+  running_.store(nullptr, std::memory_order_relaxed);
+  set_current_worker(nullptr);
+}
+
+void Worker::retire_caller() noexcept {
+  Ctx* self = Ctx::active();
+  retiring_ = true;
+  adopt_spares();
+  while (FiberRecord* rec = take_spare()) {
+    rec->retire = true;  // its stack, counted again, is uncounted by its release
+    set_running(rec->ctx);
+    rec->ctx->resume(self);
+  }
+  while (has_ready_fibers()) boost::this_fiber::yield();  // spares ended elsewhere (end_spare)
+  // Boost frees finished fibers in its dispatcher's loop, not when they end:
+  // run that loop once (a pending remote wake makes the next pick choose the
+  // dispatcher), this context queued behind, so that no stack goes back to
+  // the pool after the pool is gone.
+  remote_pending_.store(true, std::memory_order_relaxed);
+  boost::this_fiber::yield();
+  // The thread keeps its Boost scheduler: give it the default algorithm,
+  // which must get the dispatcher too (Boost's ready queue never runs dry).
+  handing_over_ = true;
+  boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
+  sched = nullptr;
+  rt->stacks.flush(stacks);
 }
 
 bool Worker::park_spare(FiberRecord* rec) noexcept {
@@ -215,6 +259,10 @@ void Worker::maintain() noexcept {
   cold_pops_ += timers_.run(now);
   const std::int64_t t = to_ns(now);
   end_spares(t);
+  if (trims_ && t - last_trim_ns_ >= kTrimNs) {
+    last_trim_ns_ = t;
+    rt->stacks.trim();
+  }
   if (!rt->reactor.has_sources()) return;
   // Take ready sockets a small batch at a time, and only once the queue has
   // almost run dry, as an epoll loop handles each batch before it polls
@@ -499,6 +547,7 @@ void Worker::prefetch_queued() noexcept {
 }
 
 bool Worker::has_ready_fibers() const noexcept {
+  if (handing_over_) return dispatcher_ != nullptr;  // retire_caller(): choose() gives it up
   return has_lifo() || !pinned_.empty() || queue_.size_hint() != 0 || handoff_.load(std::memory_order_relaxed);
 }
 

@@ -59,6 +59,17 @@ class Worker {
   // thread_main() is the body of the worker thread.
   void thread_main() noexcept;
 
+  // enter_caller() makes the calling thread this worker, for a runtime with
+  // Config::current_thread: its Boost.Fiber scheduler gets this worker's
+  // algorithm (once), and its main context, returned, waits while fibers run.
+  // leave_caller() gives the thread back between drives. retire_caller(),
+  // entered, once every task has finished: ends the spare fibers, lets Boost
+  // free the finished ones (their stacks go back to the pool) and gives the
+  // thread Boost's default algorithm again.
+  Ctx* enter_caller() noexcept;
+  void leave_caller() noexcept;
+  void retire_caller() noexcept;
+
   // Boost.Fiber algorithm hooks (owner thread, except notify()).
   void awakened(Ctx* ctx) noexcept;
   Ctx* pick_next() noexcept;
@@ -216,6 +227,12 @@ class Worker {
   unsigned color_ = 0;
   std::uint32_t dispatch_countdown_ = kDispatchInterval;
   std::int64_t last_poll_ns_ = 0;  // of maintain()'s last poll (owner thread)
+  // A worker on its caller's thread trims the stack pool itself, at most
+  // every kTrimNs (a runtime with threads does it in its monitor).
+  bool trims_ = false;
+  bool handing_over_ = false;  // retire_caller() hands the dispatcher to Boost's algorithm
+  std::int64_t last_trim_ns_ = 0;
+  static constexpr std::int64_t kTrimNs = 10'000'000;
   Ctx* dispatcher_ = nullptr;
   Ctx* yielding_ = nullptr;
   boost::fibers::scheduler::ready_queue_type pinned_;

@@ -5,8 +5,10 @@
 //
 // Each connection runs ordinary sequential code - read, then write what was
 // read - in a fiber of its own: when the socket has nothing to give, the fiber
-// parks and its worker thread runs the other connections. Built as
-// `http_hello`, the same program speaks HTTP unless told --echo.
+// parks and its worker thread runs the other connections. With --threads 1
+// (the default) the runtime runs on the main thread alone
+// (Config::current_thread), so the process has one thread, like an event
+// loop's. Built as `http_hello`, the same program speaks HTTP unless told --echo.
 //
 // It listens on 127.0.0.1:PORT (0 picks a free port) and prints
 // "listening on 127.0.0.1:PORT" once connections can come. SIGINT and SIGTERM
@@ -368,7 +370,9 @@ int main(int argc, char** argv) {
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
   try {
-    return weft::run(weft::Config{}.worker_threads(opts->threads),
+    // One thread: the kernel then skips a reference count on every socket
+    // call's file, which a descriptor table shared between threads costs.
+    return weft::run(weft::Config{}.worker_threads(opts->threads).current_thread(opts->threads == 1),
                      [&] { return serve(*opts, stop_signals); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", kName, e.what());

@@ -58,12 +58,15 @@ class Runtime {
 
   // block_on() runs f in a fiber of this runtime (starting it if needed) and
   // blocks the calling thread until f returns; returns f's value or rethrows its
-  // exception. Must not be called from inside a fiber (std::logic_error).
+  // exception. Must not be called from inside a fiber (std::logic_error). A
+  // current-thread runtime (Config::current_thread) runs all its fibers on the
+  // calling thread meanwhile, and binds to that thread at the first call.
   template <class F>
   detail::FiberResult<F> block_on(F&& f) {
     // Blocking a worker thread inside a fiber would stall every fiber behind
     // it (or deadlock its own runtime): spawn and join instead.
     if (this_fiber::in_fiber()) throw std::logic_error("weft: block_on() called from inside a fiber; use spawn() and join()");
+    if (config().current_thread()) bind_caller();
     return spawn(std::forward<F>(f)).join();
   }
 
@@ -93,6 +96,9 @@ class Runtime {
   RuntimeStats stats() const noexcept;
 
  private:
+  // bind_caller() starts a current-thread runtime bound to the calling thread.
+  void bind_caller();
+
   std::unique_ptr<detail::RuntimeCore> core_;
 };
 
