@@ -99,6 +99,32 @@ TEST_CASE("sockets and deadlines progress while the caller's thread drives the r
   CHECK(fd_count() == fds_before);
 }
 
+TEST_CASE("a blocking call on the blocking pool leaves the caller's thread running other fibers") {
+  Watchdog dog(60s, "current-thread unblock");
+  const auto me = std::this_thread::get_id();
+  weft::run(current(), [&] {
+    weft::Event release;
+    std::atomic<int> ticks{0};
+    auto blocked = weft::spawn([&] {
+      // On a pool thread: waits (as a plain thread) until a fiber sets it.
+      return weft::unblock([&] {
+        const bool set = release.wait_for(10s);
+        return set && std::this_thread::get_id() != me;
+      });
+    });
+    auto ticker = weft::spawn([&] {
+      for (int i = 0; i < 5; ++i) {
+        weft::this_fiber::sleep_for(1ms);
+        ticks.fetch_add(1);
+      }
+      release.set();
+    });
+    ticker.join();
+    CHECK(ticks.load() == 5);
+    CHECK(blocked.join());
+  });
+}
+
 TEST_CASE("fibers left running wait between block_on calls; join() on the caller's thread runs them") {
   Watchdog dog(60s, "current-thread between calls");
   weft::Runtime rt(current());
