@@ -25,6 +25,23 @@ struct JoinWaiter {
   std::size_t epoch;
 };
 
+// file_joiner() makes jw, with a fresh epoch of its context, the joiner that
+// finish_task() wakes; false if t has finished already. unfile_joiner()
+// takes it back if still there: a wait that ended otherwise must not leave
+// its frame registered.
+bool file_joiner(TaskBase* t, JoinWaiter& jw) noexcept {
+  WordGuard g(t->lock_);
+  if (t->state_.load(std::memory_order_acquire) & TaskBase::kDone) return false;
+  jw.epoch = new_epoch(jw.ctx);
+  t->waiter_ = &jw;
+  return true;
+}
+
+void unfile_joiner(TaskBase* t, JoinWaiter& jw) noexcept {
+  WordGuard g(t->lock_);
+  if (t->waiter_ == &jw) t->waiter_ = nullptr;
+}
+
 // log_failure() reports a detached fiber's exception; cancellation is normal.
 void log_failure(TaskBase* t) noexcept {
   if (!t->error()) return;
@@ -84,18 +101,9 @@ void join_wait(TaskBase* t) {
   Ctx* ctx = rec->ctx;
   for (;;) {
     JoinWaiter jw{ctx, 0};
-    {
-      WordGuard g(t->lock_);
-      if (t->state_.load(std::memory_order_acquire) & TaskBase::kDone) return;
-      jw.epoch = new_epoch(ctx);
-      t->waiter_ = &jw;
-    }
+    if (!file_joiner(t, jw)) return;
     WaitResult r = wait_until(rec, jw.epoch, std::chrono::steady_clock::time_point::max());
-    {
-      // Leave no trace: a cancelled wait must not leave its frame registered.
-      WordGuard g(t->lock_);
-      if (t->waiter_ == &jw) t->waiter_ = nullptr;
-    }
+    unfile_joiner(t, jw);
     if (t->finished()) return;
     if (r == WaitResult::cancelled) throw Cancelled();
     if (r == WaitResult::timed_out)
@@ -106,16 +114,10 @@ void join_wait(TaskBase* t) {
 void join_as_main(TaskBase* t, Ctx* self) noexcept {
   for (;;) {
     JoinWaiter jw{self, 0};
-    {
-      WordGuard g(t->lock_);
-      if (t->state_.load(std::memory_order_acquire) & TaskBase::kDone) return;
-      jw.epoch = new_epoch(self);
-      t->waiter_ = &jw;
-    }
+    if (!file_joiner(t, jw)) return;
     // Only finish_task() wakes it: the main context is never cancelled.
     self->suspend();
-    WordGuard g(t->lock_);
-    if (t->waiter_ == &jw) t->waiter_ = nullptr;
+    unfile_joiner(t, jw);
   }
 }
 

@@ -95,17 +95,7 @@ void Worker::thread_main() noexcept {
       lk.lock();
     }
     logger().debug("worker {} stopping", index);
-    // End the fibers kept between tasks: each returns from its main function
-    // and Boost frees it (and gives its stack back) like any finished fiber.
-    retiring_ = true;
-    // Those passed on too. Past retiring_ this worker passes on no more, so
-    // the last worker to stop leaves the exchange empty.
-    adopt_spares();
-    while (FiberRecord* rec = take_spare()) {
-      rec->retire = true;  // its stack, counted again, is uncounted by its release
-      set_running(rec->ctx);
-      rec->ctx->resume(self);
-    }
+    end_all_spares(self);
     // Leaving the block destroys nothing of Boost's; its scheduler goes at
     // thread exit, after draining finished fibers. Return cached stacks now.
   }
@@ -131,15 +121,22 @@ void Worker::leave_caller() noexcept {
   set_current_worker(nullptr);
 }
 
-void Worker::retire_caller() noexcept {
-  Ctx* self = Ctx::active();
+void Worker::end_all_spares(Ctx* self) noexcept {
+  // End the fibers kept between tasks: each returns from its main function
+  // and Boost frees it (and gives its stack back) like any finished fiber.
   retiring_ = true;
+  // Those passed on too. Past retiring_ this worker passes on no more, so
+  // the last worker to stop leaves the exchange empty.
   adopt_spares();
   while (FiberRecord* rec = take_spare()) {
     rec->retire = true;  // its stack, counted again, is uncounted by its release
     set_running(rec->ctx);
     rec->ctx->resume(self);
   }
+}
+
+void Worker::retire_caller() noexcept {
+  end_all_spares(Ctx::active());
   while (has_ready_fibers()) boost::this_fiber::yield();  // spares ended elsewhere (end_spare)
   // Boost frees finished fibers in its dispatcher's loop, not when they end:
   // run that loop once (a pending remote wake makes the next pick choose the

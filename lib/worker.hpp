@@ -285,6 +285,9 @@ class Worker {
   bool build_ahead() noexcept;
   static constexpr std::size_t kBuildAhead = 64;
   bool retiring_ = false;  // the thread is stopping: keep no more
+  // end_all_spares() ends every spare, this worker's and those passed on,
+  // from self, the stopping thread's main context, and keeps no more.
+  void end_all_spares(Ctx* self) noexcept;
 
   std::atomic<FiberRecord*> handoff_{nullptr};  // see hand_off()
   std::atomic<bool> stuck_{false};
