@@ -153,8 +153,6 @@ void RuntimeCore::shutdown() {
   if (state_.load() != kRunning) return;
   if (current_worker() && current_worker()->rt == this)
     throw std::logic_error("weft: Runtime::shutdown() called from one of its own fibers");
-  if (on_caller && current_worker())
-    throw std::logic_error("weft: a current-thread runtime cannot be shut down from a fiber: its thread must run it");
   if (on_caller) {
     shutdown_on_caller(lk);
   } else {
@@ -205,6 +203,8 @@ void RuntimeCore::join_driving(TaskBase* t) noexcept {
 }
 
 void RuntimeCore::shutdown_on_caller(std::unique_lock<std::mutex>& lk) {
+  if (current_worker())
+    throw std::logic_error("weft: a current-thread runtime cannot be shut down from a fiber: its thread must run it");
   const auto me = std::this_thread::get_id();
   if (driver_ != std::thread::id{} && driver_ != me)
     throw std::logic_error("weft: a current-thread runtime must be shut down on the thread that runs it");
@@ -217,39 +217,12 @@ void RuntimeCore::shutdown_on_caller(std::unique_lock<std::mutex>& lk) {
   {
     CallerDrive drive(this);
     cancel_all();
-    drain_on_caller(drive.self());
+    wait_for_fibers(drive.self());
     drive.worker()->retire_caller();
   }
   lk.lock();
   tls_driven = nullptr;
   driver_ = std::thread::id{};
-}
-
-void RuntimeCore::drain_on_caller(Ctx* self) noexcept {
-  Worker* w = workers[0].get();
-  auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
-  for (;;) {
-    const std::uint32_t seq = exit_seq_.load(std::memory_order_acquire);
-    if (live_count() == 0) return;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      log_stragglers();
-      deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
-    }
-    std::size_t epoch;
-    {
-      std::lock_guard<std::mutex> g(exit_mu_);
-      if (exit_seq_.load(std::memory_order_acquire) != seq) continue;
-      epoch = new_epoch(self);
-      exit_waiter_ = self;
-      exit_epoch_ = epoch;
-    }
-    // Until a fiber exits (fiber_exited) or the grace period ends.
-    TimerHandle timer = w->timers().arm(deadline, self, epoch);
-    self->suspend();
-    Timers::disarm(timer, &w->timers());
-    std::lock_guard<std::mutex> g(exit_mu_);
-    exit_waiter_ = nullptr;
-  }
 }
 
 void RuntimeCore::cancel_all() noexcept {
@@ -258,7 +231,7 @@ void RuntimeCore::cancel_all() noexcept {
   for (auto& w : workers) cancel_list(w->live);
 }
 
-void RuntimeCore::wait_for_fibers() noexcept {
+void RuntimeCore::wait_for_fibers(Ctx* self) noexcept {
   auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
   for (;;) {
     std::uint32_t seq = exit_seq_.load(std::memory_order_acquire);
@@ -267,10 +240,27 @@ void RuntimeCore::wait_for_fibers() noexcept {
       log_stragglers();
       deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace();
     }
-    // Fibers that finish bump exit_seq_; the timeout re-checks in any case.
+    // Fibers that finish bump exit_seq_ (fiber_exited).
     std::unique_lock<std::mutex> lk(exit_mu_);
-    exit_cv_.wait_for(lk, std::chrono::milliseconds(100),
-                      [&] { return exit_seq_.load(std::memory_order_acquire) != seq; });
+    if (!self) {
+      // The timeout re-checks in any case.
+      exit_cv_.wait_for(lk, std::chrono::milliseconds(100),
+                        [&] { return exit_seq_.load(std::memory_order_acquire) != seq; });
+      continue;
+    }
+    // This thread runs the fibers: its main context waits for the next exit,
+    // or the end of the grace period, while they do.
+    if (exit_seq_.load(std::memory_order_acquire) != seq) continue;
+    const std::size_t epoch = new_epoch(self);
+    exit_waiter_ = self;
+    exit_epoch_ = epoch;
+    lk.unlock();
+    Worker* w = workers[0].get();
+    TimerHandle timer = w->timers().arm(deadline, self, epoch);
+    self->suspend();
+    Timers::disarm(timer, &w->timers());
+    lk.lock();
+    exit_waiter_ = nullptr;
   }
 }
 
@@ -467,9 +457,9 @@ RuntimeStats RuntimeCore::stats() noexcept {
     s.parks += w->parks.load(std::memory_order_relaxed);
     s.spare_fibers += w->spare_fibers();
     if (w->thread.joinable()) ++s.workers_running;
-    if (on_caller && driver_ != std::thread::id{}) ++s.workers_running;  // the thread it is bound to
     s.pending_timers += w->timers().pending();
   }
+  if (on_caller && driver_ != std::thread::id{}) ++s.workers_running;  // the thread it is bound to
   s.spare_fibers += spares.size();
   s.registered_fds = reactor.sources();
   s.blocking_threads = blocking.threads();

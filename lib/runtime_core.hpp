@@ -102,16 +102,17 @@ class RuntimeCore {
  private:
   static constexpr int kStopped = 0, kRunning = 1, kStopping = 2;
   void cancel_all() noexcept;
-  void wait_for_fibers() noexcept;
+  // wait_for_fibers() returns once no fiber is live, logging stragglers each
+  // grace period. self: the main context of the thread that runs them (a
+  // current-thread runtime, entered as its worker); null: a thread that
+  // merely waits while workers run them.
+  void wait_for_fibers(Ctx* self = nullptr) noexcept;
   void log_stragglers() noexcept;
   void monitor() noexcept;
   void start_spare() noexcept;
   // shutdown_on_caller() is shutdown()'s cancel-and-drain for a current-thread
   // runtime: the calling thread runs the fibers until they have unwound.
   void shutdown_on_caller(std::unique_lock<std::mutex>& lk);
-  // drain_on_caller() runs fibers on the calling thread, entered as the worker
-  // (self is its main context), until none is live.
-  void drain_on_caller(Ctx* self) noexcept;
   // The thread a current-thread runtime is bound to (guarded by lifecycle_mu_).
   std::thread::id driver_{};
   // How long every worker must be stuck, with fibers waiting, before a spare starts.
@@ -145,7 +146,7 @@ class RuntimeCore {
   std::mutex exit_mu_;
   std::condition_variable exit_cv_;
   std::atomic<std::uint32_t> exit_seq_{0};
-  // The driving thread's main context while drain_on_caller() waits for the
+  // The driving thread's main context while wait_for_fibers() waits for the
   // next exit (guarded by exit_mu_; null when nobody waits).
   Ctx* exit_waiter_ = nullptr;
   std::size_t exit_epoch_ = 0;

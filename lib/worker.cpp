@@ -106,7 +106,6 @@ void Worker::thread_main() noexcept {
 Ctx* Worker::enter_caller() noexcept {
   set_current_worker(this);
   tid.store(static_cast<int>(gettid()), std::memory_order_relaxed);
-  trims_ = true;
   if (!sched) {
     boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);
     sched = Ctx::active()->get_scheduler();
@@ -256,7 +255,7 @@ void Worker::maintain() noexcept {
   cold_pops_ += timers_.run(now);
   const std::int64_t t = to_ns(now);
   end_spares(t);
-  if (trims_ && t - last_trim_ns_ >= kTrimNs) {
+  if (rt->on_caller && t - last_trim_ns_ >= kTrimNs) {
     last_trim_ns_ = t;
     rt->stacks.trim();
   }

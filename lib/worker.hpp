@@ -227,10 +227,10 @@ class Worker {
   unsigned color_ = 0;
   std::uint32_t dispatch_countdown_ = kDispatchInterval;
   std::int64_t last_poll_ns_ = 0;  // of maintain()'s last poll (owner thread)
-  // A worker on its caller's thread trims the stack pool itself, at most
-  // every kTrimNs (a runtime with threads does it in its monitor).
-  bool trims_ = false;
   bool handing_over_ = false;  // retire_caller() hands the dispatcher to Boost's algorithm
+  // A worker on its caller's thread (RuntimeCore::on_caller) trims the stack
+  // pool itself, at most every kTrimNs (a runtime with threads does it in its
+  // monitor).
   std::int64_t last_trim_ns_ = 0;
   static constexpr std::int64_t kTrimNs = 10'000'000;
   Ctx* dispatcher_ = nullptr;
