@@ -150,9 +150,15 @@ void RuntimeCore::start() {
 
 void RuntimeCore::shutdown() {
   std::unique_lock<std::mutex> lk(lifecycle_mu_);
+  const bool own_fiber = current_worker() && current_worker()->rt == this;
+  // A current-thread runtime stops on its own thread with this lock let go
+  // (shutdown_on_caller): another thread's shutdown() waits for the end of
+  // that, as it waits for the lock while a runtime with threads stops, so
+  // that the runtime may be destroyed once it returns. Not a fiber of this
+  // runtime: its thread is the one that must run the shutdown.
+  if (!own_fiber) stopped_cv_.wait(lk, [this] { return state_.load() != kStopping; });
   if (state_.load() != kRunning) return;
-  if (current_worker() && current_worker()->rt == this)
-    throw std::logic_error("weft: Runtime::shutdown() called from one of its own fibers");
+  if (own_fiber) throw std::logic_error("weft: Runtime::shutdown() called from one of its own fibers");
   if (on_caller) {
     shutdown_on_caller(lk);
   } else {
@@ -178,6 +184,7 @@ void RuntimeCore::shutdown() {
   workers.clear();
   started_.store(0);
   state_.store(kStopped, std::memory_order_seq_cst);
+  stopped_cv_.notify_all();  // under the lock: a waiter cannot destroy it before this
   logger().info("runtime stopped");
 }
 

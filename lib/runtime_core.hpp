@@ -130,6 +130,7 @@ class RuntimeCore {
   std::atomic<std::size_t> stalls_{0};
 
   std::mutex lifecycle_mu_;  // serializes start() and shutdown()
+  std::condition_variable stopped_cv_;  // a shutdown that ended (with lifecycle_mu_)
   std::atomic<int> state_{kStopped};
 
   std::mutex inject_mu_;

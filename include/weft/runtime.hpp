@@ -50,7 +50,8 @@ class Runtime {
   void start();
 
   // shutdown() cancels live fibers, waits for them to unwind, and stops the
-  // threads. A no-op when stopped. Must not be called from one of its fibers.
+  // threads. A no-op when stopped; while another thread shuts the runtime
+  // down, it waits until that is done. Must not be called from one of its fibers.
   void shutdown();
 
   // running() is true between start() and shutdown().

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,6 +35,22 @@ int fan_out(int n, std::thread::id thread) {
   int here = 0;
   for (auto& h : hs) here += h.join() ? 1 : 0;
   return here;
+}
+
+// thread_state() is the scheduler state letter of thread tid of this process
+// ('R' running, 'S' asleep in the kernel, as on a futex), or '?'.
+char thread_state(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return '?';
+  char buf[512];
+  const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[len] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the name may hold spaces
+  char state = '?';
+  if (p) std::sscanf(p + 1, " %c", &state);
+  return state;
 }
 
 }  // namespace
@@ -198,6 +216,53 @@ TEST_CASE("shutdown on the caller's thread cancels parked fibers and unwinds the
   CHECK(unwound.load() == 10);
   CHECK(unwound_here.load() == 10);
   CHECK(fd_count() == fds_before);
+}
+
+TEST_CASE("shutdown() on another thread waits while a current-thread runtime stops on its own") {
+  Watchdog dog(60s, "concurrent current-thread shutdown");
+  std::atomic<bool> unwinding{false}, release{false}, fiber_done{false};
+  std::atomic<bool> calling{false}, returned{false}, done_at_return{false}, stopped_at_return{false};
+  std::atomic<pid_t> other_tid{0};
+  weft::Runtime rt(current());
+  rt.block_on([&] {
+    weft::spawn([&] {
+      try {
+        weft::this_fiber::sleep_for(1h);
+      } catch (const weft::Cancelled&) {
+      }
+      // Unwinding keeps this thread's shutdown busy until `release`; a plain
+      // thread yield, not a fiber one, which would throw Cancelled again.
+      unwinding = true;
+      while (!release.load()) std::this_thread::yield();
+      fiber_done = true;
+    }).detach();
+    weft::this_fiber::sleep_for(1ms);  // let it park
+  });
+  // The second caller: it must not return before the first has stopped the runtime.
+  std::thread other([&] {
+    other_tid = static_cast<pid_t>(::gettid());
+    if (!wait_until([&] { return unwinding.load(); }, 20s)) return;
+    calling = true;
+    rt.shutdown();
+    done_at_return = fiber_done.load();
+    stopped_at_return = !rt.running();
+    returned = true;
+  });
+  // The releaser: once the second caller sleeps in shutdown() (or has
+  // returned, which the checks below refuse), the fiber may finish.
+  std::thread releaser([&] {
+    wait_until([&] { return calling.load(); }, 20s);
+    wait_until([&] { return returned.load() || thread_state(other_tid.load()) == 'S'; }, 20s);
+    release = true;
+  });
+  rt.shutdown();  // this thread runs the fiber until it has unwound
+  CHECK(fiber_done.load());
+  other.join();
+  releaser.join();
+  CHECK(returned.load());
+  CHECK(done_at_return.load());
+  CHECK(stopped_at_return.load());
+  CHECK_FALSE(rt.running());
 }
 
 TEST_CASE("fibers of a runtime with N workers spawn into a current-thread runtime and join its fibers") {
