@@ -181,6 +181,30 @@ inline int fd_count() {
   return n - 1;  // opendir's own descriptor
 }
 
+// task_stat() reads the state letter ('R' running, 'S' asleep in the kernel,
+// as on a futex) and the flags of thread `tid` of this process from its
+// /proc stat line; false when the thread is gone.
+inline bool task_stat(const std::string& tid, char& state, unsigned long& flags) {
+  const std::string path = "/proc/self/task/" + tid + "/stat";
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return false;
+  char buf[512];
+  const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[len] = '\0';
+  // After the name's closing parenthesis (the name may hold spaces): state
+  // ppid pgrp session tty_nr tpgid flags.
+  const char* p = std::strrchr(buf, ')');
+  return p && std::sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) == 2;
+}
+
+// thread_state() is the state letter of thread tid of this process, or '?'.
+inline char thread_state(long tid) {
+  char state = '?';
+  unsigned long flags = 0;
+  return task_stat(std::to_string(tid), state, flags) ? state : '?';
+}
+
 // live_thread_count() is the number of threads of the process that have not
 // begun to exit. A joined thread keeps its /proc/self/task entry a moment
 // after pthread_join returns (the kernel clears the joined tid early in its
@@ -193,18 +217,9 @@ inline int live_thread_count() {
   int n = 0;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
-    const std::string path = std::string("/proc/self/task/") + e->d_name + "/stat";
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (!f) continue;  // gone between readdir and open
-    char buf[512];
-    const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[len] = '\0';
-    // After the name's closing parenthesis: state ppid pgrp session tty_nr tpgid flags.
-    const char* p = std::strrchr(buf, ')');
-    unsigned long flags = 0;
     char state = '?';
-    if (p && std::sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) == 2 && !(flags & kPfExiting)) ++n;
+    unsigned long flags = 0;
+    if (task_stat(e->d_name, state, flags) && !(flags & kPfExiting)) ++n;  // false: gone since readdir
   }
   closedir(dir);
   return n;

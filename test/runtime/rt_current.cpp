@@ -5,11 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,22 +33,6 @@ int fan_out(int n, std::thread::id thread) {
   int here = 0;
   for (auto& h : hs) here += h.join() ? 1 : 0;
   return here;
-}
-
-// thread_state() is the scheduler state letter of thread tid of this process
-// ('R' running, 'S' asleep in the kernel, as on a futex), or '?'.
-char thread_state(pid_t tid) {
-  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (!f) return '?';
-  char buf[512];
-  const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[len] = '\0';
-  const char* p = std::strrchr(buf, ')');  // the name may hold spaces
-  char state = '?';
-  if (p) std::sscanf(p + 1, " %c", &state);
-  return state;
 }
 
 }  // namespace
@@ -252,7 +234,7 @@ TEST_CASE("shutdown() on another thread waits while a current-thread runtime sto
   // returned, which the checks below refuse), the fiber may finish.
   std::thread releaser([&] {
     wait_until([&] { return calling.load(); }, 20s);
-    wait_until([&] { return returned.load() || thread_state(other_tid.load()) == 'S'; }, 20s);
+    wait_until([&] { return returned.load() || test_common::thread_state(other_tid.load()) == 'S'; }, 20s);
     release = true;
   });
   rt.shutdown();  // this thread runs the fiber until it has unwound
