@@ -202,12 +202,13 @@ TEST_CASE("shutdown on the caller's thread cancels parked fibers and unwinds the
 
 TEST_CASE("shutdown() on another thread waits while a current-thread runtime stops on its own") {
   Watchdog dog(60s, "concurrent current-thread shutdown");
-  std::atomic<bool> unwinding{false}, release{false}, fiber_done{false};
+  std::atomic<bool> started{false}, unwinding{false}, release{false}, fiber_done{false};
   std::atomic<bool> calling{false}, returned{false}, done_at_return{false}, stopped_at_return{false};
   std::atomic<pid_t> other_tid{0};
   weft::Runtime rt(current());
   rt.block_on([&] {
     weft::spawn([&] {
+      started = true;
       try {
         weft::this_fiber::sleep_for(1h);
       } catch (const weft::Cancelled&) {
@@ -218,7 +219,8 @@ TEST_CASE("shutdown() on another thread waits while a current-thread runtime sto
       while (!release.load()) std::this_thread::yield();
       fiber_done = true;
     }).detach();
-    weft::this_fiber::sleep_for(1ms);  // let it park
+    // Inside its try block before the shutdown's cancel reaches it.
+    while (!started.load()) weft::this_fiber::yield();
   });
   // The second caller: it must not return before the first has stopped the runtime.
   std::thread other([&] {
