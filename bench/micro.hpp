@@ -20,12 +20,14 @@ struct Options {
   unsigned threads = 1;           // worker threads (channel_pingpong: 2 = across threads)
   std::size_t stack_size = 0;     // bytes per fiber stack; 0 = Config's default
   std::uint64_t tasks = 100'000;  // idle_tasks: parked fibers
+  bool pin = false;               // Config::pin_workers()
 
   // config() is the runtime configuration for `workers` worker threads.
   weft::Config config(unsigned workers) const {
     weft::Config c;
     c.worker_threads(workers);
     if (stack_size != 0) c.stack_size(stack_size);
+    c.pin_workers(pin);
     return c;
   }
 };

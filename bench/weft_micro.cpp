@@ -57,7 +57,7 @@ using weft::bench::Result;
 
 constexpr const char* kUsage =
     "usage: weft_micro --bench skynet|spawn_join|yield_pingpong|channel_pingpong|"
-    "sleep_storm|idle_tasks --threads N [--stack-kb K] [--tasks N]\n";
+    "sleep_storm|idle_tasks --threads N [--stack-kb K] [--tasks N] [--pin 0|1]\n";
 
 // parse_count() reads a positive decimal number; 0 on anything else.
 std::uint64_t parse_count(const char* s) {
@@ -80,6 +80,8 @@ bool parse(int argc, char** argv, Options& opt) {
       opt.stack_size = std::size_t(v) * 1024;
     } else if (a == "--tasks" && v > 0) {
       opt.tasks = v;
+    } else if (a == "--pin" && (std::string(argv[i + 1]) == "0" || std::string(argv[i + 1]) == "1")) {
+      opt.pin = argv[i + 1][0] == '1';
     } else {
       return false;
     }

@@ -14,6 +14,8 @@
 
 namespace weft::detail {
 
+class CpuPlan;
+
 // BlockingJob is owned by the submitter and must outlive its completion.
 struct BlockingJob {
   void (*fn)(void*) noexcept;
@@ -29,7 +31,10 @@ class BlockingPool {
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;
 
-  void configure(unsigned max_threads, std::chrono::milliseconds keep_alive, std::string name);
+  // configure() sets the bound, the keep-alive, the threads' name and the
+  // plan that places them (cpus may be null; it must outlive the pool).
+  void configure(unsigned max_threads, std::chrono::milliseconds keep_alive, std::string name,
+                 const CpuPlan* cpus = nullptr);
 
   // submit() queues job; a thread is started if none is idle and the bound
   // allows. Throws std::system_error if no thread can be made and none exists.
@@ -47,6 +52,7 @@ class BlockingPool {
   unsigned max_threads_ = 64;
   std::chrono::milliseconds keep_alive_{10'000};
   std::string name_;
+  const CpuPlan* cpus_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;       // jobs arrived, or stopping

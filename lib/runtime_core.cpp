@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,25 +70,18 @@ unsigned resolve_workers(const Config& cfg) {
   return n;
 }
 
-// usable_cpus() counts the CPUs this process may run on.
-unsigned usable_cpus() noexcept {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&allowed));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 }  // namespace
 
 RuntimeCore::RuntimeCore(Config c)
     : cfg(std::move(c)), on_caller(cfg.current_thread()), nworkers(resolve_workers(cfg)), serial(next_serial()),
       epoch(std::chrono::steady_clock::now()) {
+  cpus.plan(cfg.pin_workers() && !on_caller, nworkers);
   // The stack preparer only uses a CPU that no worker would use, and is a
   // thread: a current-thread runtime has none.
-  stacks.configure(cfg.stack_size(), cfg.stack_guard(), !on_caller && nworkers < usable_cpus(),
-                   cfg.thread_name_prefix() + "s");
+  stacks.configure(cfg.stack_size(), cfg.stack_guard(), !on_caller && nworkers < cpus.usable(),
+                   cfg.thread_name_prefix() + "s", &cpus);
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
-  blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b");
+  blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b", &cpus);
   bridge_runtime_created(this);
 }
 

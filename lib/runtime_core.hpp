@@ -16,6 +16,7 @@
 #include <weft/runtime.hpp>
 
 #include "blocking_pool.hpp"
+#include "cpu_plan.hpp"
 #include "live_list.hpp"
 #include "overflow_guard.hpp"
 #include "reactor.hpp"
@@ -93,6 +94,7 @@ class RuntimeCore {
   // may_steal() is true when a fiber can ever move to another thread.
   bool may_steal() const noexcept { return workers.size() > 1; }
   const std::chrono::steady_clock::time_point epoch;  // tick 0 of the timer wheels
+  CpuPlan cpus;  // before the pools, whose threads read it
   StackPool stacks;
   BlockingPool blocking;
   Reactor reactor;

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <exception>
 
+#include "cpu_plan.hpp"
 #include "log.hpp"
 #include "stack_pool.hpp"
 
@@ -70,6 +71,8 @@ void StackPool::kick_preparer() noexcept {
         sigset_t all;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        // Started from a worker: on a pinned one it would share that CPU.
+        if (cpus_) cpus_->place_helper();
         pthread_setname_np(pthread_self(), prep_name_.substr(0, 15).c_str());
         prepare_loop();
       });

@@ -7,7 +7,6 @@
 #include "worker.hpp"
 
 #include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,19 +40,6 @@ bool is_pinned(Ctx* ctx) noexcept {
   return r && r->home;
 }
 
-void pin_thread(unsigned index) noexcept {
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) == 0) return;
-  int nth = static_cast<int>(index % static_cast<unsigned>(CPU_COUNT(&allowed)));
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &allowed) || nth-- != 0) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-    return;
-  }
-}
 }  // namespace
 
 __attribute__((noinline)) Worker* current_worker() noexcept {
@@ -71,7 +57,7 @@ void Worker::thread_main() noexcept {
   std::string name = rt->cfg.thread_name_prefix() + std::to_string(index);
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   tid.store(static_cast<int>(gettid()), std::memory_order_relaxed);
-  if (rt->cfg.pin_workers()) pin_thread(index);
+  rt->cpus.pin_worker(index);
   {
     AltStack alt;  // the stack-overflow reporter runs on it
     boost::fibers::use_scheduling_algorithm<WorkerAlgorithm>(this);

@@ -5,20 +5,24 @@
 #pragma once
 
 #include <dirent.h>
+#include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <weft/runtime.hpp>
 #include <weft/this_fiber.hpp>
@@ -224,5 +228,28 @@ inline int live_thread_count() {
   closedir(dir);
   return n;
 }
+
+// usable_cpus() counts the CPUs the calling thread may run on (a runtime
+// built on it plans with the same set).
+inline unsigned usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// thread_ids_named() lists the threads of this process called `name`.
+inline std::vector<long> thread_ids_named(const std::string& name) {
+  std::vector<long> tids;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(e.path() / "comm");
+    std::string comm;
+    if (std::getline(in, comm) && comm == name) tids.push_back(std::stol(e.path().filename().string()));
+  }
+  return tids;
+}
+
+// threads_named() counts the live threads of this process called `name`.
+inline int threads_named(const std::string& name) { return static_cast<int>(thread_ids_named(name).size()); }
 
 }  // namespace test_common

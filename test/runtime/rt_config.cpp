@@ -226,3 +226,64 @@ TEST_CASE("pin_workers pins each worker to one core") {
   }
   for (auto& h : hs) CHECK(h.join() == 1);
 }
+
+namespace {
+// affinity_of() is the CPU set of thread tid of this process (0: the caller).
+cpu_set_t affinity_of(long tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(static_cast<pid_t>(tid), sizeof set, &set) != 0) CPU_ZERO(&set);
+  return set;
+}
+}  // namespace
+
+// Helper threads start on demand from worker threads, whose affinity they
+// would inherit: on a pinned runtime they run on the cores no worker took
+// (all of them when the workers took every one), not on one worker's core.
+TEST_CASE("pin_workers keeps the blocking pool and the stack preparer off the pinned workers' cores") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(60s, "helper placement");
+  const cpu_set_t allowed = affinity_of(0);
+  weft::Runtime rt(config(workers).pin_workers(true).thread_name_prefix("pin-"));
+  rt.block_on([&] {
+    cpu_set_t expected = allowed;
+    for (unsigned i = 0; i < workers; ++i) {
+      const auto tids = thread_ids_named("pin-" + std::to_string(i));
+      REQUIRE(tids.size() == 1);
+      const cpu_set_t mine = affinity_of(tids[0]);
+      REQUIRE(CPU_COUNT(&mine) == 1);
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &mine)) CPU_CLR(cpu, &expected);
+    }
+    if (CPU_COUNT(&expected) == 0) expected = allowed;
+    CAPTURE(CPU_COUNT(&allowed));
+    CAPTURE(CPU_COUNT(&expected));
+
+    // From a fiber on a pinned worker, so its thread starts there.
+    const cpu_set_t blocking = weft::unblock([] { return affinity_of(0); });
+    CHECK(CPU_EQUAL(&blocking, &expected));
+
+    // A burst of parked fibers starts the preparer where a core is spare.
+    if (workers >= usable_cpus()) return;
+    constexpr std::size_t kFibers = 4096;
+    weft::Event go;
+    std::atomic<std::size_t> parked{0};
+    std::vector<weft::JoinHandle<void>> hs;
+    hs.reserve(kFibers);
+    for (std::size_t i = 0; i < kFibers; ++i) {
+      hs.push_back(weft::spawn([&] {
+        parked.fetch_add(1, std::memory_order_relaxed);
+        go.wait();
+      }));
+    }
+    CHECK(fiber_wait_until([&] { return parked.load() == kFibers; }, 10s));
+    // Its name is set once it is placed.
+    CHECK(fiber_wait_until([] { return threads_named("pin-s") == 1; }, 10s));
+    for (long tid : thread_ids_named("pin-s")) {
+      const cpu_set_t prep = affinity_of(tid);
+      CHECK(CPU_EQUAL(&prep, &expected));
+    }
+    go.set();
+    for (auto& h : hs) h.join();
+  });
+}

@@ -277,29 +277,6 @@ TEST_CASE("once a spawn had no fiber to reuse, idle workers build some ahead, an
   CHECK(s.stacks_in_use == 0);
 }
 
-namespace {
-
-// usable_cpus() counts the CPUs this process may run on.
-unsigned usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// threads_named() counts the live threads of this process called `name`.
-int threads_named(const std::string& name) {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream in(e.path() / "comm");
-    std::string comm;
-    if (std::getline(in, comm) && comm == name) ++n;
-  }
-  return n;
-}
-
-}  // namespace
-
 // A fiber's first run faults in its stack's top page. Where a CPU is left
 // over by the workers, a burst of spawns that reuses nothing has a thread of
 // the stack pool ("<prefix>s") commit those pages ahead of the spawns; it

@@ -114,6 +114,9 @@ inline void burst(weft::Runtime& rt, std::size_t n) {
 
 inline int thread_count() { return test_common::live_thread_count(); }
 using test_common::fd_count;
+using test_common::thread_ids_named;
+using test_common::threads_named;
+using test_common::usable_cpus;
 
 // Milliseconds since t0, for messages and loose timing bounds.
 inline long long ms_since(Clock::time_point t0) {
