@@ -68,8 +68,12 @@ class Config {
   bool current_thread() const noexcept { return current_thread_; }
   Config& current_thread(bool on) noexcept { current_thread_ = on; return *this; }
 
-  // pin_workers() pins worker i to core i modulo the cores the process may use.
-  // Default false.
+  // pin_workers() pins worker i to core i modulo the cores the process may use
+  // (those of the thread that builds the runtime). The runtime's helper
+  // threads (blocking pool, stack preparer) then run on the cores no worker
+  // took, or on all of them when the workers took every one: they start on
+  // demand from workers, whose one core they would otherwise inherit. A
+  // thread a fiber starts itself does inherit its worker's core. Default false.
   bool pin_workers() const noexcept { return pin_workers_; }
   Config& pin_workers(bool on) noexcept { pin_workers_ = on; return *this; }
 
