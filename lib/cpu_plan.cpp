@@ -15,7 +15,10 @@ void CpuPlan::plan(bool pin, unsigned nworkers) noexcept {
   usable_ = known_ ? static_cast<unsigned>(CPU_COUNT(&allowed_)) : std::max(1u, std::thread::hardware_concurrency());
   helpers_ = allowed_;
   if (!pin_ || !known_) return;
-  for (unsigned i = 0; i < std::min(nworkers, usable_); ++i) CPU_CLR(cpu_of(i), &helpers_);
+  for (unsigned i = 0; i < std::min(nworkers, usable_); ++i) {
+    const int cpu = cpu_of(i);
+    if (cpu >= 0) CPU_CLR(cpu, &helpers_);
+  }
   // Workers took every CPU: helpers share them all rather than none.
   if (CPU_COUNT(&helpers_) == 0) helpers_ = allowed_;
 }
