@@ -248,10 +248,16 @@ TEST_CASE("pin_workers keeps the blocking pool and the stack preparer off the pi
   rt.block_on([&] {
     cpu_set_t expected = allowed;
     for (unsigned i = 0; i < workers; ++i) {
-      const auto tids = thread_ids_named("pin-" + std::to_string(i));
-      REQUIRE(tids.size() == 1);
-      const cpu_set_t mine = affinity_of(tids[0]);
-      REQUIRE(CPU_COUNT(&mine) == 1);
+      // A worker names itself, then pins itself, as its thread starts.
+      cpu_set_t mine;
+      CPU_ZERO(&mine);
+      REQUIRE(fiber_wait_until(
+          [&] {
+            const auto tids = thread_ids_named("pin-" + std::to_string(i));
+            if (tids.size() == 1) mine = affinity_of(tids[0]);
+            return CPU_COUNT(&mine) == 1;
+          },
+          10s));
       for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
         if (CPU_ISSET(cpu, &mine)) CPU_CLR(cpu, &expected);
     }
@@ -265,18 +271,8 @@ TEST_CASE("pin_workers keeps the blocking pool and the stack preparer off the pi
 
     // A burst of parked fibers starts the preparer where a core is spare.
     if (workers >= usable_cpus()) return;
-    constexpr std::size_t kFibers = 4096;
     weft::Event go;
-    std::atomic<std::size_t> parked{0};
-    std::vector<weft::JoinHandle<void>> hs;
-    hs.reserve(kFibers);
-    for (std::size_t i = 0; i < kFibers; ++i) {
-      hs.push_back(weft::spawn([&] {
-        parked.fetch_add(1, std::memory_order_relaxed);
-        go.wait();
-      }));
-    }
-    CHECK(fiber_wait_until([&] { return parked.load() == kFibers; }, 10s));
+    auto hs = park_burst(4096, go);
     // Its name is set once it is placed.
     CHECK(fiber_wait_until([] { return threads_named("pin-s") == 1; }, 10s));
     for (long tid : thread_ids_named("pin-s")) {

@@ -293,16 +293,7 @@ TEST_CASE("a burst of spawns has its stacks' first pages committed by the stack 
     REQUIRE(threads_named("prep-s") == 0);
     rt.block_on([&] {
       weft::Event go;
-      std::atomic<std::size_t> parked{0};
-      std::vector<weft::JoinHandle<void>> hs;
-      hs.reserve(kFibers);
-      for (std::size_t i = 0; i < kFibers; ++i) {
-        hs.push_back(weft::spawn([&] {
-          parked.fetch_add(1, std::memory_order_relaxed);
-          go.wait();
-        }));
-      }
-      CHECK(fiber_wait_until([&] { return parked.load() == kFibers; }, 10s));
+      auto hs = park_burst(kFibers, go);
       if (spare_cpu) {
         CHECK(fiber_wait_until([&] { return rt.stats().stacks_prepared > prepared; }, 10s));
         CHECK(threads_named("prep-s") == 1);

@@ -123,4 +123,21 @@ inline long long ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
+// park_burst() spawns n fibers (from a fiber) that each wait for go, and
+// returns their handles once every one waits, or after 10 s (a failed
+// check): a burst of spawns that no finished fiber's stack can serve.
+inline std::vector<weft::JoinHandle<void>> park_burst(std::size_t n, weft::Event& go) {
+  std::atomic<std::size_t> parked{0};
+  std::vector<weft::JoinHandle<void>> hs;
+  hs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    hs.push_back(weft::spawn([&parked, &go] {
+      parked.fetch_add(1, std::memory_order_relaxed);
+      go.wait();
+    }));
+  }
+  CHECK(fiber_wait_until([&] { return parked.load() == n; }, 10s));
+  return hs;
+}
+
 }  // namespace weft_test
