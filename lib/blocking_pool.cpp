@@ -15,11 +15,11 @@ namespace weft::detail {
 BlockingPool::~BlockingPool() { stop(); }
 
 void BlockingPool::configure(unsigned max_threads, std::chrono::milliseconds keep_alive, std::string name,
-                             const CpuPlan* cpus) {
+                             const CpuPlan& cpus) {
   max_threads_ = max_threads;
   keep_alive_ = keep_alive;
   name_ = std::move(name);
-  cpus_ = cpus;
+  cpus_ = &cpus;
 }
 
 void BlockingPool::reap_locked(std::unique_lock<std::mutex>& lk) noexcept {
@@ -61,7 +61,7 @@ void BlockingPool::submit(BlockingJob* job) {
 
 void BlockingPool::thread_main(std::list<std::thread>::iterator self) noexcept {
   // Started from whichever thread submitted: a pinned worker's CPU is not ours.
-  if (cpus_) cpus_->place_helper();
+  cpus_->place_helper();
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {

@@ -32,9 +32,8 @@ class BlockingPool {
   BlockingPool& operator=(const BlockingPool&) = delete;
 
   // configure() sets the bound, the keep-alive, the threads' name and the
-  // plan that places them (cpus may be null; it must outlive the pool).
-  void configure(unsigned max_threads, std::chrono::milliseconds keep_alive, std::string name,
-                 const CpuPlan* cpus = nullptr);
+  // plan that places them (it must outlive the pool).
+  void configure(unsigned max_threads, std::chrono::milliseconds keep_alive, std::string name, const CpuPlan& cpus);
 
   // submit() queues job; a thread is started if none is idle and the bound
   // allows. Throws std::system_error if no thread can be made and none exists.
@@ -52,7 +51,7 @@ class BlockingPool {
   unsigned max_threads_ = 64;
   std::chrono::milliseconds keep_alive_{10'000};
   std::string name_;
-  const CpuPlan* cpus_ = nullptr;
+  const CpuPlan* cpus_ = nullptr;  // set by configure()
 
   std::mutex mu_;
   std::condition_variable cv_;       // jobs arrived, or stopping

@@ -9,12 +9,12 @@
 namespace weft::detail {
 
 void CpuPlan::plan(bool pin, unsigned nworkers) noexcept {
-  pin_ = pin;
   CPU_ZERO(&allowed_);
-  known_ = sched_getaffinity(0, sizeof allowed_, &allowed_) == 0 && CPU_COUNT(&allowed_) > 0;
-  usable_ = known_ ? static_cast<unsigned>(CPU_COUNT(&allowed_)) : std::max(1u, std::thread::hardware_concurrency());
+  const bool known = sched_getaffinity(0, sizeof allowed_, &allowed_) == 0 && CPU_COUNT(&allowed_) > 0;
+  usable_ = known ? static_cast<unsigned>(CPU_COUNT(&allowed_)) : std::max(1u, std::thread::hardware_concurrency());
+  pin_ = pin && known;
   helpers_ = allowed_;
-  if (!pin_ || !known_) return;
+  if (!pin_) return;
   for (unsigned i = 0; i < std::min(nworkers, usable_); ++i) {
     const int cpu = cpu_of(i);
     if (cpu >= 0) CPU_CLR(cpu, &helpers_);
@@ -32,7 +32,7 @@ int CpuPlan::cpu_of(unsigned index) const noexcept {
 }
 
 void CpuPlan::pin_worker(unsigned index) const noexcept {
-  if (!pin_ || !known_) return;
+  if (!pin_) return;
   const int cpu = cpu_of(index);
   if (cpu < 0) return;
   cpu_set_t one;
@@ -43,7 +43,7 @@ void CpuPlan::pin_worker(unsigned index) const noexcept {
 }
 
 void CpuPlan::place_helper() const noexcept {
-  if (!pin_ || !known_) return;
+  if (!pin_) return;
   pthread_setaffinity_np(pthread_self(), sizeof helpers_, &helpers_);
 }
 

@@ -40,8 +40,7 @@ class CpuPlan {
   cpu_set_t allowed_{};
   cpu_set_t helpers_{};
   unsigned usable_ = 1;
-  bool known_ = false;  // allowed_ was read
-  bool pin_ = false;
+  bool pin_ = false;  // pinning asked for, and allowed_ could be read
 };
 
 }  // namespace weft::detail

@@ -79,9 +79,9 @@ RuntimeCore::RuntimeCore(Config c)
   // The stack preparer only uses a CPU that no worker would use, and is a
   // thread: a current-thread runtime has none.
   stacks.configure(cfg.stack_size(), cfg.stack_guard(), !on_caller && nworkers < cpus.usable(),
-                   cfg.thread_name_prefix() + "s", &cpus);
+                   cfg.thread_name_prefix() + "s", cpus);
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
-  blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b", &cpus);
+  blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b", cpus);
   bridge_runtime_created(this);
 }
 

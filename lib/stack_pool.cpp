@@ -130,8 +130,8 @@ std::size_t install_guards(char* first, std::size_t span, std::size_t count) noe
 StackPool::~StackPool() { reset(); }
 
 void StackPool::configure(std::size_t default_usable, StackGuard guard, bool prepare, std::string thread_name,
-                          const CpuPlan* cpus) {
-  cpus_ = cpus;
+                          const CpuPlan& cpus) {
+  cpus_ = &cpus;
   if (default_usable < kMinUsable || default_usable > kMaxUsable)
     throw std::invalid_argument("weft: stack size " + std::to_string(default_usable) +
                                 " is outside 16 KiB .. 1 GiB");

@@ -49,10 +49,10 @@ class StackPool {
   // configure() sets the default size and guard policy; the pool must be empty.
   // prepare allows the preparer thread (stack_preparer.cpp), named
   // thread_name, which starts once a burst has carved a few hundred stacks,
-  // on the CPUs cpus gives helpers (cpus may be null; it must outlive the
-  // pool). Throws std::invalid_argument for a size it cannot honour.
-  void configure(std::size_t default_usable, StackGuard guard, bool prepare = false, std::string thread_name = {},
-                 const CpuPlan* cpus = nullptr);
+  // on the CPUs cpus gives helpers (it must outlive the pool). Throws
+  // std::invalid_argument for a size it cannot honour.
+  void configure(std::size_t default_usable, StackGuard guard, bool prepare, std::string thread_name,
+                 const CpuPlan& cpus);
 
   // acquire() hands out a stack of at least `usable` bytes, from cache when
   // given and the size is the default one. Throws std::system_error (ENOMEM,
@@ -148,7 +148,7 @@ class StackPool {
 
   bool prepare_ = false;
   std::string prep_name_;
-  const CpuPlan* cpus_ = nullptr;
+  const CpuPlan* cpus_ = nullptr;  // set by configure()
   std::thread prep_thread_;
   std::condition_variable prep_cv_;
   std::size_t ready_target_ = 0;  // stacks the preparer keeps ready (under mu_)

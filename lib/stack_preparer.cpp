@@ -72,7 +72,7 @@ void StackPool::kick_preparer() noexcept {
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, nullptr);
         // Started from a worker: on a pinned one it would share that CPU.
-        if (cpus_) cpus_->place_helper();
+        cpus_->place_helper();
         pthread_setname_np(pthread_self(), prep_name_.substr(0, 15).c_str());
         prepare_loop();
       });

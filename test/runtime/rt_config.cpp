@@ -211,22 +211,6 @@ TEST_CASE("worker threads are named from thread_name_prefix") {
   CHECK(pool == "tw-b");
 }
 
-TEST_CASE("pin_workers pins each worker to one core") {
-  WEFT_WORKER_SUBCASES(workers);
-  Watchdog dog(30s, "pinning");
-  weft::Runtime rt(config(workers).pin_workers(true));
-  std::vector<weft::JoinHandle<int>> hs;
-  for (int i = 0; i < 50; ++i) {
-    hs.push_back(rt.spawn([] {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
-      return CPU_COUNT(&set);
-    }));
-  }
-  for (auto& h : hs) CHECK(h.join() == 1);
-}
-
 namespace {
 // affinity_of() is the CPU set of thread tid of this process (0: the caller).
 cpu_set_t affinity_of(long tid) {
@@ -236,6 +220,20 @@ cpu_set_t affinity_of(long tid) {
   return set;
 }
 }  // namespace
+
+TEST_CASE("pin_workers pins each worker to one core") {
+  WEFT_WORKER_SUBCASES(workers);
+  Watchdog dog(30s, "pinning");
+  weft::Runtime rt(config(workers).pin_workers(true));
+  std::vector<weft::JoinHandle<int>> hs;
+  for (int i = 0; i < 50; ++i) {
+    hs.push_back(rt.spawn([] {
+      const cpu_set_t set = affinity_of(0);
+      return CPU_COUNT(&set);
+    }));
+  }
+  for (auto& h : hs) CHECK(h.join() == 1);
+}
 
 // Helper threads start on demand from worker threads, whose affinity they
 // would inherit: on a pinned runtime they run on the cores no worker took
