@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -14,12 +15,24 @@
 
 namespace weft::detail {
 
+// task_alloc() and task_free() give tasks their memory: a small task comes from
+// weft's task heap (a burst of spawns then maps a few spans instead of growing
+// a malloc arena page by page), a large one from the global operator new.
+void* task_alloc(std::size_t n);
+void task_free(void* p, std::size_t n) noexcept;
+
 // TaskBase is the type-erased part of a spawned fiber's shared state. Two owners
 // hold it: the fiber (until it finishes) and the JoinHandle (until join or
 // detach); each gives it up by setting its bit in state_, and whoever sets the
 // second bit frees it. Kept small: a million live fibers hold a million tasks.
 class TaskBase {
  public:
+  static void* operator new(std::size_t n) { return task_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { task_free(p, n); }
+  // A task over-aligned by its function's captures keeps the global forms.
+  static void* operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+  static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept { ::operator delete(p, n, a); }
+
   TaskBase() noexcept = default;
   TaskBase(const TaskBase&) = delete;
   TaskBase& operator=(const TaskBase&) = delete;
