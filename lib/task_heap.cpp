@@ -197,7 +197,7 @@ class Central {
 
 // Constant-initialised and trivially destructible: usable by any static
 // constructor or destructor, and by threads ending after main().
-Central g_central[kClasses];
+constinit Central g_central[kClasses];
 
 // A fork() child has only the forking thread: a mutex another thread held at
 // the fork would stay locked there for good.
