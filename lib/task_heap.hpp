@@ -24,10 +24,6 @@ namespace weft::detail {
 inline constexpr std::size_t kTaskHeapMaxBlock = 256;
 inline constexpr std::size_t kTaskHeapSpan = 256 * 1024;
 
-// task_heap_block() is the block size a request of n bytes (1..kTaskHeapMaxBlock)
-// gets.
-constexpr std::size_t task_heap_block(std::size_t n) noexcept { return (n + 15) & ~std::size_t{15}; }
-
 // task_heap_alloc()/task_heap_free() are the heap itself, whatever builds use
 // it for tasks (a sanitized build gives tasks to the global allocator, so that
 // the sanitizer sees their lifetimes). n must be 1..kTaskHeapMaxBlock; free
