@@ -10,6 +10,7 @@ namespace weft::detail {
 namespace {
 constexpr std::size_t kChunk = 1024;
 constexpr std::uint64_t kStatusMask = 3;
+static_assert(sizeof(TimerNode) == 64);
 }  // namespace
 
 Timers::~Timers() = default;
@@ -50,8 +51,14 @@ TimerHandle Timers::arm(Clock::time_point deadline, boost::fibers::context* ctx,
   std::uint64_t gen = n->state.load(std::memory_order_relaxed) >> 2;
   n->ctx = ctx;
   n->epoch = epoch;
+  try {
+    wheel_.insert(n, to_tick(deadline));
+  } catch (...) {
+    n->next_free = free_;
+    free_ = n;
+    throw;
+  }
   n->state.store(gen << 2 | kArmed, std::memory_order_release);
-  wheel_.insert(n, to_tick(deadline));
   pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return TimerHandle{n, gen};
 }
