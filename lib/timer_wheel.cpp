@@ -27,11 +27,11 @@ TimerWheel::~TimerWheel() {
 }
 
 std::uint64_t TimerWheel::blocks_needed(std::uint64_t entries) noexcept {
-  // Every slot's blocks but its newest are full, so the filed
-  // entries use at most entries/kCap blocks plus one partial block per slot
-  // in use; a pass of advance() holds one more partial block, the one it is
-  // emptying, and integer division loses less than one. Whatever advance()
-  // re-files then finds a free block.
+  // Every slot's blocks but its newest are full, so the filed entries use at
+  // most entries/kCap blocks plus one partial block per slot in use; a pass
+  // of advance() holds one more partial block, the one it is emptying, and
+  // integer division loses less than one. Whatever advance() re-files then
+  // finds a free block.
   constexpr std::uint64_t kSlotsAll = std::uint64_t{kLevels} * kSlots;
   return entries / TimerBlock::kCap + std::min(entries, kSlotsAll) + 2;
 }

@@ -76,10 +76,10 @@ class TimerWheel {
 
   // advance() moves time to `now`, calling fire(e) for every entry due at or
   // before now (each unfiled first; fire may insert entries, and remove
-  // entries of other slots). ahead(e) is called for each entry about
-  // to fire some entries before fire(e): a chance to prefetch what fire(e)
-  // will touch, so that a slot's misses overlap. Entries that only cascade to
-  // a lower level are not shown to it.
+  // entries of other slots). ahead(e) is called for each entry about to fire
+  // a few entries before fire(e): a chance to prefetch what fire(e) will
+  // touch, so that a slot's misses overlap. Entries that only cascade to a
+  // lower level are not shown to it.
   template <class Fire, class Ahead>
   void advance(std::uint64_t now, Fire&& fire, Ahead&& ahead) noexcept {
     while (true) {
