@@ -100,6 +100,13 @@ class StackPool {
   // thread is growing fl already, it waits for that slab instead of mapping
   // one more (the caller looks at fl again either way).
   void grow(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk);
+  // grow_ahead() is grow() before fl runs out, in a burst (stack_pool.cpp).
+  // Under mu_, held by lk as for grow(). A failure is left to the acquire()
+  // that finds fl empty.
+  void grow_ahead(std::size_t usable, FreeList& fl, std::unique_lock<std::mutex>& lk) noexcept;
+  // slab_count() is how many stacks of `usable` bytes the next slab holds,
+  // `carved` of them carved so far.
+  std::size_t slab_count(std::size_t usable, std::size_t carved) const noexcept;
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
   // count() adds d to the stacks taken: cache's count, or in_use_ without one.
   void count(StackCache* cache, std::int64_t d) noexcept;
