@@ -54,7 +54,7 @@ constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
 constexpr std::size_t kMaxSlabBytes = 64 * 1024 * 1024;
 // Once this many stacks of a size are carved (a burst, not a program's few
 // hundred fibers), the next slab is mapped when the free ones fall below half
-// of it, not when they run out (see acquire()).
+// of it, not when they run out (see grow_ahead()).
 constexpr std::size_t kGrowAheadFrom = 256;
 // Stacks moved between a worker cache and the shared list at once.
 constexpr std::size_t kBatch = 32;
@@ -287,6 +287,9 @@ void StackPool::grow_ahead(std::size_t usable, FreeList& fl, std::unique_lock<st
   // done: 15 ms of a 110 ms burst of 100,000 spawns on two workers, on the
   // spawning one. Mapped while half a slab is left, the others take those.
   if (fl.growing || fl.carved < kGrowAheadFrom) return;
+  // Not with mprotect() guards: each stack carved costs two of the process's
+  // mappings, and none is spent ahead of need.
+  if (guard_wanted() && !guard_install_works()) return;
   if (fl.hot.size() + fl.ready.size() + fl.cold.size() >= slab_count(usable, fl.carved) / 2) return;
   try {
     grow(usable, fl, lk);
