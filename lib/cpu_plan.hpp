@@ -6,11 +6,11 @@
 // inherit one worker's single CPU and take turns with it there, while the
 // cores no worker was given stay idle: a burst of 100k sleeping fibers on one
 // pinned worker took a fifth longer (245 ms against 200), its preparer
-// faulting stacks on the worker's own core. So the plan is made once, from the CPUs of the thread that builds
-// the runtime: pinned worker i takes the i-th of them (modulo their count),
-// and helpers run on those no pinned worker took, or on all of them when the
-// workers took every one. Without pinning nothing is changed: every thread
-// keeps the affinity it inherits.
+// faulting stacks on the worker's own core. So the plan is made once, from
+// the CPUs of the thread that builds the runtime: pinned worker i takes the
+// i-th of them (modulo their count), and helpers run on those no pinned worker
+// took, or on all of them when the workers took every one. Without pinning
+// nothing is changed: every thread keeps the affinity it inherits.
 #pragma once
 
 #include <sched.h>

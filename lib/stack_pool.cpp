@@ -144,9 +144,11 @@ void StackPool::configure(std::size_t default_usable, StackGuard guard, bool pre
   if (guard_ == StackGuard::automatic && !guard_install_works()) guard_ = StackGuard::never;
   // With mprotect() guards every stack carved costs two of the process's
   // memory mappings: none is spent on stacks that may never be used.
-  prepare_ = prepare && !(guard_ == StackGuard::always && !guard_install_works());
+  prepare_ = prepare && !mprotect_guards();
   prep_name_ = std::move(thread_name);
 }
+
+bool StackPool::mprotect_guards() const noexcept { return guard_wanted() && !guard_install_works(); }
 
 std::size_t StackPool::slab_count(std::size_t usable, std::size_t carved) const noexcept {
   const std::size_t span = usable + (guard_wanted() ? kPage : 0);
@@ -289,7 +291,7 @@ void StackPool::grow_ahead(std::size_t usable, FreeList& fl, std::unique_lock<st
   if (fl.growing || fl.carved < kGrowAheadFrom) return;
   // Not with mprotect() guards: each stack carved costs two of the process's
   // mappings, and none is spent ahead of need.
-  if (guard_wanted() && !guard_install_works()) return;
+  if (mprotect_guards()) return;
   if (fl.hot.size() + fl.ready.size() + fl.cold.size() >= slab_count(usable, fl.carved) / 2) return;
   try {
     grow(usable, fl, lk);

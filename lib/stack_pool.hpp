@@ -108,6 +108,9 @@ class StackPool {
   // `carved` of them carved so far.
   std::size_t slab_count(std::size_t usable, std::size_t carved) const noexcept;
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
+  // mprotect_guards() is true when guards cost two mappings a stack (no
+  // MADV_GUARD_INSTALL): then no stack is carved ahead of need.
+  bool mprotect_guards() const noexcept;
   // count() adds d to the stacks taken: cache's count, or in_use_ without one.
   void count(StackCache* cache, std::int64_t d) noexcept;
 

@@ -163,17 +163,6 @@ TEST_CASE("a worker that spawns reuses the fibers that ended on other workers") 
   CHECK(wait_until([&] { return rt.stats().live_fibers == 0 && rt.stats().stacks_in_use == 0; }, 5s));
 }
 
-// slab_series() is the number of stacks the pool holds after `slabs` slabs
-// of stacks `span` bytes apart, each grown when the last ran out: the first
-// holds 8 MiB of stacks, each later one as many as all before, up to 64 MiB
-// (stack_pool.cpp).
-std::size_t slab_series(std::size_t slabs, std::size_t span) {
-  std::size_t carved = 0;
-  for (std::size_t i = 0; i < slabs; ++i)
-    carved += std::clamp(carved, (8u << 20) / span, (64u << 20) / span);
-  return carved;
-}
-
 // Workers that run out of stacks at the same moment wait for the one slab
 // being mapped rather than each mapping another (two slabs of up to 496
 // stacks for a need of one more): the slabs keep to the series above

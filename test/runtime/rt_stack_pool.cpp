@@ -14,19 +14,13 @@
 
 #include "cpu_plan.hpp"
 #include "stack_pool.hpp"
+#include "support.hpp"
 
 using weft::detail::CpuPlan;
 using weft::detail::Stack;
 using weft::detail::StackCache;
 using weft::detail::StackPool;
-
-// slab_series() is the number of stacks in `slabs` slabs of stacks `span`
-// bytes apart: 8 MiB of them, then as many as all before, up to 64 MiB.
-std::size_t slab_series(std::size_t slabs, std::size_t span) {
-  std::size_t carved = 0;
-  for (std::size_t i = 0; i < slabs; ++i) carved += std::clamp(carved, (8u << 20) / span, (64u << 20) / span);
-  return carved;
-}
+using weft_test::slab_series;
 
 TEST_CASE("stack pool: a burst maps the next slab while half of one is still free") {
   CpuPlan cpus;

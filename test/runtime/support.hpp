@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -121,6 +122,15 @@ using test_common::usable_cpus;
 // Milliseconds since t0, for messages and loose timing bounds.
 inline long long ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+// slab_series() is the number of stacks the pool holds after `slabs` slabs
+// of stacks `span` bytes apart: the first holds 8 MiB of stacks, each later
+// one as many as all before, up to 64 MiB (stack_pool.cpp).
+inline std::size_t slab_series(std::size_t slabs, std::size_t span) {
+  std::size_t carved = 0;
+  for (std::size_t i = 0; i < slabs; ++i) carved += std::clamp(carved, (8u << 20) / span, (64u << 20) / span);
+  return carved;
 }
 
 // park_burst() spawns n fibers (from a fiber) that each wait for go, and
