@@ -76,10 +76,16 @@ RuntimeCore::RuntimeCore(Config c)
     : cfg(std::move(c)), on_caller(cfg.current_thread()), nworkers(resolve_workers(cfg)), serial(next_serial()),
       epoch(std::chrono::steady_clock::now()) {
   cpus.plan(cfg.pin_workers() && !on_caller, nworkers);
-  // The stack preparer only uses a CPU that no worker would use, and is a
-  // thread: a current-thread runtime has none.
-  stacks.configure(cfg.stack_size(), cfg.stack_guard(), !on_caller && nworkers < cpus.usable(),
-                   cfg.thread_name_prefix() + "s", cpus);
+  // The stack preparer's thread only uses a CPU that no worker would use;
+  // without one, idle workers prepare, where there are workers to be idle
+  // while one spawns. A current-thread runtime has neither.
+  using Preparer = StackPool::Preparer;
+  const Preparer prep = on_caller                  ? Preparer::none
+                        : nworkers < cpus.usable() ? Preparer::thread
+                        : nworkers >= 2            ? Preparer::workers
+                                                   : Preparer::none;
+  stacks.configure(cfg.stack_size(), cfg.stack_guard(), prep, cfg.thread_name_prefix() + "s", cpus,
+                   [this] { notify_idle(); });
   if (cfg.max_blocking_threads() == 0) throw std::invalid_argument("weft: max_blocking_threads must be at least 1");
   blocking.configure(cfg.max_blocking_threads(), cfg.blocking_keep_alive(), cfg.thread_name_prefix() + "b", cpus);
   bridge_runtime_created(this);

@@ -133,8 +133,8 @@ std::size_t install_guards(char* first, std::size_t span, std::size_t count) noe
 
 StackPool::~StackPool() { reset(); }
 
-void StackPool::configure(std::size_t default_usable, StackGuard guard, bool prepare, std::string thread_name,
-                          const CpuPlan& cpus) {
+void StackPool::configure(std::size_t default_usable, StackGuard guard, Preparer prep, std::string thread_name,
+                          const CpuPlan& cpus, std::function<void()> wake_worker) {
   cpus_ = &cpus;
   if (default_usable < kMinUsable || default_usable > kMaxUsable)
     throw std::invalid_argument("weft: stack size " + std::to_string(default_usable) +
@@ -144,8 +144,10 @@ void StackPool::configure(std::size_t default_usable, StackGuard guard, bool pre
   if (guard_ == StackGuard::automatic && !guard_install_works()) guard_ = StackGuard::never;
   // With mprotect() guards every stack carved costs two of the process's
   // memory mappings: none is spent on stacks that may never be used.
-  prepare_ = prepare && !mprotect_guards();
+  prep_ = mprotect_guards() ? Preparer::none : prep;
+  if (prep_ == Preparer::workers && !wake_worker) prep_ = Preparer::none;
   prep_name_ = std::move(thread_name);
+  wake_worker_ = std::move(wake_worker);
 }
 
 bool StackPool::mprotect_guards() const noexcept { return guard_wanted() && !guard_install_works(); }

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,13 +47,18 @@ class StackPool {
   StackPool& operator=(const StackPool&) = delete;
   ~StackPool();
 
+  // Who commits the top pages of the next free stacks in a burst
+  // (stack_preparer.cpp): nobody, a thread of the pool, or idle workers.
+  enum class Preparer { none, thread, workers };
+
   // configure() sets the default size and guard policy; the pool must be empty.
-  // prepare allows the preparer thread (stack_preparer.cpp), named
-  // thread_name, which starts once a burst has carved a few hundred stacks,
-  // on the CPUs cpus gives helpers (it must outlive the pool). Throws
+  // prep chooses the preparer. A thread is named thread_name, starts once a
+  // burst has carved a few hundred stacks, and runs on the CPUs cpus gives
+  // helpers (cpus must outlive the pool). Idle workers are called for with
+  // wake_worker (any thread), and do the work in prepare_some(). Throws
   // std::invalid_argument for a size it cannot honour.
-  void configure(std::size_t default_usable, StackGuard guard, bool prepare, std::string thread_name,
-                 const CpuPlan& cpus);
+  void configure(std::size_t default_usable, StackGuard guard, Preparer prep, std::string thread_name,
+                 const CpuPlan& cpus, std::function<void()> wake_worker = {});
 
   // acquire() hands out a stack of at least `usable` bytes, from cache when
   // given and the size is the default one. Throws std::system_error (ENOMEM,
@@ -84,6 +90,13 @@ class StackPool {
   // prepared() counts the stacks the preparer has made ready (committed
   // their top page), over the pool's whole life: reset() keeps the count.
   std::size_t prepared() const noexcept { return prepared_.load(std::memory_order_relaxed); }
+
+  // With Preparer::workers: preparing_wanted() says a burst is drawing on the
+  // pool faster than stacks are ready, and an idle worker should call
+  // prepare_some(), which readies a few (a few microseconds) and returns
+  // false once there was nothing to do.
+  bool preparing_wanted() const noexcept { return help_wanted_.load(std::memory_order_relaxed); }
+  bool prepare_some() noexcept;
 
  private:
   using Slab = std::pair<void*, std::size_t>;
@@ -145,6 +158,10 @@ class StackPool {
   bool note_demand(FreeList& fl, std::size_t faulting) noexcept;
   void kick_preparer() noexcept;
   void prepare_loop() noexcept;
+  // prepare_batch() moves up to n (at most kPrepBatch) cold stacks of the
+  // default size to ready, their top page committed while mu_ (held by lk)
+  // is let go. Returns how many; ready must have room for them.
+  std::size_t prepare_batch(FreeList& fl, std::size_t n, std::unique_lock<std::mutex>& lk) noexcept;
   // stop_preparer() joins the preparer thread. Not under mu_.
   void stop_preparer() noexcept;
 
@@ -156,8 +173,10 @@ class StackPool {
   // slabs_ are the mappings to unmap at reset().
   std::vector<Slab> slabs_;
 
-  bool prepare_ = false;
+  Preparer prep_ = Preparer::none;
   std::string prep_name_;
+  std::function<void()> wake_worker_;
+  std::atomic<bool> help_wanted_{false};  // Preparer::workers: ready stacks are wanted
   const CpuPlan* cpus_ = nullptr;  // set by configure()
   std::thread prep_thread_;
   std::condition_variable prep_cv_;

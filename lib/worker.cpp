@@ -594,18 +594,20 @@ void Worker::suspend_until_impl(std::chrono::steady_clock::time_point tp) noexce
   for (unsigned i = 0;; ++i) {
     if (remote_pending_.exchange(false, std::memory_order_acquire)) return;
     if (work_visible()) return;  // stays searching until it finds the work
-    // A spawn found no fiber to reuse: build the next ones now, one per
-    // turn, looking for work (and sockets) between two, until enough wait
-    // (build_ahead() then clears the want). Building is not idling, so it
-    // goes on past the spin, however short: a worker that built one per
-    // wake-up would never get there, and would build forever while the
-    // window ends what it built.
-    const bool built = rt->spares.wanted() && build_ahead();
-    if (built || (i & 63) == 63) {
+    // A burst of spawns draws on fresh stacks: commit the next ones' top
+    // pages (stack_preparer.cpp). Then, if a spawn found no fiber to reuse,
+    // build the next ones, one per turn, until enough wait (build_ahead()
+    // then clears the want). Between two, look for work (and sockets). This
+    // is not idling, so it goes on past the spin, however short: a worker
+    // that built one per wake-up would never get there, and would build
+    // forever while the window ends what it built.
+    const bool worked = (rt->stacks.preparing_wanted() && rt->stacks.prepare_some()) ||
+                        (rt->spares.wanted() && build_ahead());
+    if (worked || (i & 63) == 63) {
       auto now = clock::now();
-      if (built) spin_end = now + spin;
+      if (worked) spin_end = now + spin;
       if (now >= tp) return;
-      if (!built && now >= spin_end) break;
+      if (!worked && now >= spin_end) break;
       // Sockets count as work too: a peer's reply often lands within the spin.
       // A batch at a time, as in maintain().
       if (rt->reactor.has_sources() && rt->reactor.poll(this, std::chrono::nanoseconds(0), kPollBatch) > 0) return;

@@ -19,7 +19,7 @@ struct RuntimeStats {
   std::size_t stacks_in_use = 0;     // stacks held by live fibers
   std::size_t stacks_reserved = 0;   // stacks carved from memory, in use or pooled
   std::size_t stack_mappings = 0;    // mmap regions holding those stacks
-  std::size_t stacks_prepared = 0;   // stacks whose first page the stack preparer committed (counted across restarts)
+  std::size_t stacks_prepared = 0;   // top pages committed ahead of spawns (preparer or idle workers), across restarts
   unsigned workers_running = 0;      // worker threads alive
   unsigned blocking_threads = 0;     // blocking-pool threads alive
   std::size_t steals = 0;            // fibers moved by work stealing

@@ -2,12 +2,16 @@
 // still has stacks to give, so that workers drawing on it together do not all
 // find it empty (and wait for one of them to map more); slabs keep to their
 // series (8 MiB of stacks, then as many as all before, up to 64 MiB), one at a
-// time however many threads take stacks; and every stack handed out is a
-// distinct, writable one.
+// time however many threads take stacks; every stack handed out is a
+// distinct, writable one; and where idle workers prepare stacks, a burst
+// calls for them once and then gets stacks whose top page is committed.
 #include <doctest/doctest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <thread>
 #include <vector>
@@ -26,7 +30,7 @@ TEST_CASE("stack pool: a burst maps the next slab while half of one is still fre
   CpuPlan cpus;
   cpus.plan(false, 1);
   StackPool pool;
-  pool.configure(64 * 1024, weft::StackGuard::automatic, false, "test-prep", cpus);
+  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::none, "test-prep", cpus);
   StackCache cache;
   std::vector<Stack> taken;
   constexpr std::size_t kTake = 3000;
@@ -60,7 +64,7 @@ TEST_CASE("stack pool: threads taking stacks together get distinct ones, from sl
   CpuPlan cpus;
   cpus.plan(false, 2);
   StackPool pool;
-  pool.configure(64 * 1024, weft::StackGuard::automatic, false, "test-prep", cpus);
+  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::none, "test-prep", cpus);
   constexpr unsigned kThreads = 4;
   constexpr std::size_t kEach = 1500;
   std::vector<std::vector<Stack>> taken(kThreads);
@@ -84,4 +88,83 @@ TEST_CASE("stack pool: threads taking stacks together get distinct ones, from sl
     for (const Stack& s : taken[t]) pool.release(s, &caches[t]);
     pool.flush(caches[t]);
   }
+}
+
+namespace {
+// resident() is true when the page holding p is in memory.
+bool resident(const char* p) {
+  unsigned char v = 0;
+  void* page = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{4095});
+  return mincore(page, 4096, &v) == 0 && (v & 1) != 0;
+}
+}  // namespace
+
+TEST_CASE("stack pool: idle workers are called for once in a burst, and the stacks they prepare come committed") {
+  CpuPlan cpus;
+  cpus.plan(false, 2);
+  StackPool pool;
+  std::atomic<int> wakes{0};
+  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::workers, "test-prep", cpus,
+                 [&] { wakes.fetch_add(1); });
+  StackCache cache;
+  std::vector<Stack> taken;
+  // A few hundred stacks are no burst: nobody is called.
+  for (int i = 0; i < 200; ++i) taken.push_back(pool.acquire(0, &cache));
+  CHECK_FALSE(pool.preparing_wanted());
+  CHECK(wakes.load() == 0);
+  // Past that, a spawner that faults its own stacks calls for help, once.
+  while (!pool.preparing_wanted() && taken.size() < 2000) taken.push_back(pool.acquire(0, &cache));
+  REQUIRE(pool.preparing_wanted());
+  for (int i = 0; i < 100; ++i) taken.push_back(pool.acquire(0, &cache));
+  CHECK(wakes.load() == 1);
+  // What sits in the worker's cache was taken cold: never touched.
+  REQUIRE_FALSE(cache.stacks.empty());
+  CHECK_FALSE(resident(cache.stacks.back().hi - 1));
+  // An idle worker's turns, a few stacks each, until enough are ready.
+  std::size_t turns = 0;
+  while (pool.prepare_some()) {
+    ++turns;
+    REQUIRE(turns < 10000);
+  }
+  CHECK(turns >= 2);
+  CHECK_FALSE(pool.preparing_wanted());
+  const std::size_t prepared = pool.prepared();
+  MESSAGE("prepared=" << prepared << " in " << turns << " turns");
+  CHECK(prepared >= 64);
+  CHECK(prepared <= 4096);
+  // Past the cache, the next stacks handed out are those, top page in memory
+  // though nothing here wrote to them.
+  const std::size_t cached = cache.stacks.size();
+  for (std::size_t i = 0; i < cached; ++i) taken.push_back(pool.acquire(0, &cache));
+  for (int i = 0; i < 32; ++i) {
+    taken.push_back(pool.acquire(0, &cache));
+    CHECK(resident(taken.back().hi - 1));
+  }
+  // Taking fewer than half of them calls nobody again.
+  CHECK_FALSE(pool.preparing_wanted());
+  CHECK(wakes.load() == 1);
+  std::set<char*> tops;
+  for (const Stack& s : taken) tops.insert(s.hi);
+  CHECK(tops.size() == taken.size());
+  for (const Stack& s : taken) pool.release(s, &cache);
+  pool.flush(cache);
+  CHECK(cache.taken.load() == 0);
+}
+
+TEST_CASE("stack pool: without a preparer, a burst calls for nobody and nothing is prepared") {
+  CpuPlan cpus;
+  cpus.plan(false, 2);
+  StackPool pool;
+  std::atomic<int> wakes{0};
+  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::none, "test-prep", cpus,
+                 [&] { wakes.fetch_add(1); });
+  StackCache cache;
+  std::vector<Stack> taken;
+  for (int i = 0; i < 2000; ++i) taken.push_back(pool.acquire(0, &cache));
+  CHECK_FALSE(pool.preparing_wanted());
+  CHECK_FALSE(pool.prepare_some());
+  CHECK(pool.prepared() == 0);
+  CHECK(wakes.load() == 0);
+  for (const Stack& s : taken) pool.release(s, &cache);
+  pool.flush(cache);
 }
