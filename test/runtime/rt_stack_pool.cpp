@@ -121,6 +121,7 @@ TEST_CASE("stack pool: idle workers are called for once in a burst, and the stac
   REQUIRE_FALSE(cache.stacks.empty());
   CHECK_FALSE(resident(cache.stacks.back().hi - 1));
   // An idle worker's turns, a few stacks each, until enough are ready.
+  const std::size_t slabs_before = pool.mappings();
   std::size_t turns = 0;
   while (pool.prepare_some()) {
     ++turns;
@@ -129,7 +130,15 @@ TEST_CASE("stack pool: idle workers are called for once in a burst, and the stac
   CHECK(turns >= 2);
   CHECK_FALSE(pool.preparing_wanted());
   const std::size_t prepared = pool.prepared();
-  MESSAGE("prepared=" << prepared << " in " << turns << " turns");
+  // They also mapped the next slabs while a whole one's worth was not free
+  // (the spawner's acquire() would at half): a slab holds as many stacks as
+  // all before it, up to 64 MiB of them.
+  const std::size_t free_after = pool.reserved() - taken.size();
+  const std::size_t span = taken.back().usable() + (taken.back().guarded ? 4096 : 0);
+  MESSAGE("prepared=" << prepared << " in " << turns << " turns; free=" << free_after
+                      << " reserved=" << pool.reserved() << " slabs=" << pool.mappings());
+  CHECK(pool.mappings() > slabs_before);
+  CHECK(free_after >= std::min(taken.size(), (std::size_t{64} << 20) / span));
   CHECK(prepared >= 64);
   CHECK(prepared <= 4096);
   // Past the cache, the next stacks handed out are those, top page in memory
