@@ -294,7 +294,7 @@ void StackPool::grow_ahead(std::size_t usable, FreeList& fl, std::unique_lock<st
   // Not with mprotect() guards: each stack carved costs two of the process's
   // mappings, and none is spent ahead of need.
   if (mprotect_guards()) return;
-  if (fl.hot.size() + fl.ready.size() + fl.cold.size() >= slab_count(usable, fl.carved) / 2) return;
+  if (fl.size() >= slab_count(usable, fl.carved) / 2) return;
   try {
     grow(usable, fl, lk);
   } catch (...) {

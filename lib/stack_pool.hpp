@@ -95,7 +95,7 @@ class StackPool {
   // pool faster than stacks are ready, and an idle worker should call
   // prepare_some(), which readies a few (a few microseconds) and returns
   // false once there was nothing to do.
-  bool preparing_wanted() const noexcept { return help_wanted_.load(std::memory_order_relaxed); }
+  bool preparing_wanted() const noexcept { return prep_ == Preparer::workers && wanted(); }
   bool prepare_some() noexcept;
 
  private:
@@ -143,6 +143,7 @@ class StackPool {
     std::size_t carved = 0;  // stacks of this size ever carved
     bool growing = false;    // a thread is mapping a slab for this list
     bool empty() const noexcept { return hot.empty() && ready.empty() && cold.empty(); }
+    std::size_t size() const noexcept { return hot.size() + ready.size() + cold.size(); }
     Stack take() noexcept {
       std::vector<Stack>& from = !hot.empty() ? hot : !ready.empty() ? ready : cold;
       Stack s = from.back();
@@ -156,6 +157,8 @@ class StackPool {
   // stacks past the hot ones, `faulting` of them cold. True: the caller must
   // call kick_preparer() once it has let go of mu_.
   bool note_demand(FreeList& fl, std::size_t faulting) noexcept;
+  // wanted() is prep_wanted_: ready stacks are wanted.
+  bool wanted() const noexcept { return prep_wanted_.load(std::memory_order_relaxed); }
   void kick_preparer() noexcept;
   void prepare_loop() noexcept;
   // prepare_batch() moves up to n (at most kPrepBatch) cold stacks of the
@@ -176,12 +179,13 @@ class StackPool {
   Preparer prep_ = Preparer::none;
   std::string prep_name_;
   std::function<void()> wake_worker_;
-  std::atomic<bool> help_wanted_{false};  // Preparer::workers: ready stacks are wanted
   const CpuPlan* cpus_ = nullptr;  // set by configure()
   std::thread prep_thread_;
   std::condition_variable prep_cv_;
   std::size_t ready_target_ = 0;  // stacks the preparer keeps ready (under mu_)
-  bool prep_wanted_ = false;      // under mu_
+  // Ready stacks are wanted. Written under mu_; idle workers read it without
+  // (preparing_wanted()), as a hint that prepare_some() checks again.
+  std::atomic<bool> prep_wanted_{false};
   bool prep_stop_ = false;        // under mu_
   bool prep_started_ = false;     // under mu_: a thread was started, or failed to
   std::atomic<std::size_t> prepared_{0};

@@ -71,9 +71,8 @@ bool StackPool::note_demand(FreeList& fl, std::size_t faulting) noexcept {
   // The worker faults stacks itself: the preparer is behind, or was idle.
   const std::size_t most = prep_ == Preparer::thread ? kReadyMaxThread : kReadyMaxWorkers;
   if (faulting) ready_target_ = std::clamp(ready_target_ * 2, kReadyMin, most);
-  if (prep_wanted_ || prep_stop_ || fl.ready.size() >= ready_target_ / 2) return false;
-  prep_wanted_ = true;
-  if (prep_ == Preparer::workers) help_wanted_.store(true, std::memory_order_relaxed);
+  if (wanted() || prep_stop_ || fl.ready.size() >= ready_target_ / 2) return false;
+  prep_wanted_.store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -92,13 +91,13 @@ std::size_t StackPool::prepare_batch(FreeList& fl, std::size_t n, std::unique_lo
 
 bool StackPool::prepare_some() noexcept {
   std::unique_lock<std::mutex> lk(mu_);
-  if (!prep_wanted_) return false;
+  if (!wanted()) return false;
   FreeList& fl = free_[default_usable_];  // a node: stays put while the lock is let go
   // Map the next slab while a whole one's worth is still free, before the
   // spawning worker's acquire() would at half (grow_ahead): its guard pages
   // (0.3 us a stack) are then placed here too. This worker is deaf to its
   // own fibers meanwhile (a fraction of a millisecond), but it had none.
-  if (!fl.growing && fl.hot.size() + fl.ready.size() + fl.cold.size() < slab_count(default_usable_, fl.carved)) {
+  if (!fl.growing && fl.size() < slab_count(default_usable_, fl.carved)) {
     try {
       grow(default_usable_, fl, lk);
       return true;
@@ -108,15 +107,13 @@ bool StackPool::prepare_some() noexcept {
     }
   }
   if (fl.ready.size() >= ready_target_ || fl.cold.empty()) {
-    prep_wanted_ = false;
-    help_wanted_.store(false, std::memory_order_relaxed);
+    prep_wanted_.store(false, std::memory_order_relaxed);
     return false;
   }
   try {
     fl.ready.reserve(kReadyMaxWorkers);  // so that filing a batch never allocates
   } catch (const std::bad_alloc&) {
-    prep_wanted_ = false;  // the spawns fault their own, and meet the shortage there
-    help_wanted_.store(false, std::memory_order_relaxed);
+    prep_wanted_.store(false, std::memory_order_relaxed);  // the spawns fault their own, and meet the shortage there
     return false;
   }
   prepare_batch(fl, std::min(kWorkerBatch, ready_target_ - fl.ready.size()), lk);
@@ -158,7 +155,7 @@ void StackPool::kick_preparer() noexcept {
 void StackPool::prepare_loop() noexcept {
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    prep_cv_.wait(lk, [this] { return prep_stop_ || prep_wanted_; });
+    prep_cv_.wait(lk, [this] { return prep_stop_ || wanted(); });
     if (prep_stop_) return;
     try {
       FreeList& fl = free_[default_usable_];  // a node: stays put while the lock is let go
@@ -175,7 +172,7 @@ void StackPool::prepare_loop() noexcept {
       if (!lk.owns_lock()) lk.lock();
       logger().debug("stack preparer: {}", e.what());
     }
-    prep_wanted_ = false;
+    prep_wanted_.store(false, std::memory_order_relaxed);
   }
 }
 
@@ -187,8 +184,8 @@ void StackPool::stop_preparer() noexcept {
   prep_cv_.notify_all();
   if (prep_thread_.joinable()) prep_thread_.join();
   std::lock_guard<std::mutex> lk(mu_);
-  prep_stop_ = prep_wanted_ = prep_started_ = false;
-  help_wanted_.store(false, std::memory_order_relaxed);
+  prep_stop_ = prep_started_ = false;
+  prep_wanted_.store(false, std::memory_order_relaxed);
   ready_target_ = 0;
 }
 

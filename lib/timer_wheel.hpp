@@ -83,9 +83,12 @@ class TimerWheel {
   template <class Fire, class Ahead>
   void advance(std::uint64_t now, Fire&& fire, Ahead&& ahead) noexcept {
     while (true) {
-      std::uint64_t t = next_expiry();
+      std::uint64_t t;
+      unsigned level = 0;
+      unsigned slot = 0;
+      find_next(t, level, slot);
       if (t == kNever || t > now) break;
-      process_one(t, fire, ahead);
+      process_one(t, level, slot, fire, ahead);
     }
     if (now > elapsed_) elapsed_ = now;
     trim_pool();
@@ -118,11 +121,10 @@ class TimerWheel {
     }
   };
 
+  // process_one() fires or cascades the entries of one slot, due at tick t
+  // (find_next()).
   template <class Fire, class Ahead>
-  void process_one(std::uint64_t t, Fire& fire, Ahead& ahead) noexcept {
-    unsigned level = 0;
-    unsigned slot = 0;
-    find_next(t, level, slot);
+  void process_one(std::uint64_t t, unsigned level, unsigned slot, Fire& fire, Ahead& ahead) noexcept {
     if (t > elapsed_) elapsed_ = t;
     TimerBlock* chain = take_slot(level, slot);
     // The taken chain is this pass's alone (fire() touches no entry of it),

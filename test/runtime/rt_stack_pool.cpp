@@ -97,29 +97,49 @@ bool resident(const char* p) {
   void* page = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{4095});
   return mincore(page, 4096, &v) == 0 && (v & 1) != 0;
 }
+
+// Burst is a pool of 64 KiB stacks with the given preparer, whose wake hook
+// counts its calls, drawn on through one worker's cache. give_back() (or the
+// end of the Burst) returns every stack taken.
+struct Burst {
+  CpuPlan cpus;
+  StackPool pool;
+  std::atomic<int> wakes{0};
+  StackCache cache;
+  std::vector<Stack> taken;
+
+  explicit Burst(StackPool::Preparer prep) {
+    cpus.plan(false, 2);
+    pool.configure(64 * 1024, weft::StackGuard::automatic, prep, "test-prep", cpus, [this] { wakes.fetch_add(1); });
+  }
+  ~Burst() { give_back(); }
+  const Stack& take() {
+    taken.push_back(pool.acquire(0, &cache));
+    return taken.back();
+  }
+  void give_back() {
+    for (const Stack& s : taken) pool.release(s, &cache);
+    taken.clear();
+    pool.flush(cache);
+  }
+};
 }  // namespace
 
 TEST_CASE("stack pool: idle workers are called for once in a burst, and the stacks they prepare come committed") {
-  CpuPlan cpus;
-  cpus.plan(false, 2);
-  StackPool pool;
-  std::atomic<int> wakes{0};
-  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::workers, "test-prep", cpus,
-                 [&] { wakes.fetch_add(1); });
-  StackCache cache;
-  std::vector<Stack> taken;
+  Burst b(StackPool::Preparer::workers);
+  StackPool& pool = b.pool;
   // A few hundred stacks are no burst: nobody is called.
-  for (int i = 0; i < 200; ++i) taken.push_back(pool.acquire(0, &cache));
+  for (int i = 0; i < 200; ++i) b.take();
   CHECK_FALSE(pool.preparing_wanted());
-  CHECK(wakes.load() == 0);
+  CHECK(b.wakes.load() == 0);
   // Past that, a spawner that faults its own stacks calls for help, once.
-  while (!pool.preparing_wanted() && taken.size() < 2000) taken.push_back(pool.acquire(0, &cache));
+  while (!pool.preparing_wanted() && b.taken.size() < 2000) b.take();
   REQUIRE(pool.preparing_wanted());
-  for (int i = 0; i < 100; ++i) taken.push_back(pool.acquire(0, &cache));
-  CHECK(wakes.load() == 1);
+  for (int i = 0; i < 100; ++i) b.take();
+  CHECK(b.wakes.load() == 1);
   // What sits in the worker's cache was taken cold: never touched.
-  REQUIRE_FALSE(cache.stacks.empty());
-  CHECK_FALSE(resident(cache.stacks.back().hi - 1));
+  REQUIRE_FALSE(b.cache.stacks.empty());
+  CHECK_FALSE(resident(b.cache.stacks.back().hi - 1));
   // An idle worker's turns, a few stacks each, until enough are ready.
   const std::size_t slabs_before = pool.mappings();
   std::size_t turns = 0;
@@ -133,47 +153,34 @@ TEST_CASE("stack pool: idle workers are called for once in a burst, and the stac
   // They also mapped the next slabs while a whole one's worth was not free
   // (the spawner's acquire() would at half): a slab holds as many stacks as
   // all before it, up to 64 MiB of them.
-  const std::size_t free_after = pool.reserved() - taken.size();
-  const std::size_t span = taken.back().usable() + (taken.back().guarded ? 4096 : 0);
+  const std::size_t free_after = pool.reserved() - b.taken.size();
+  const std::size_t span = b.taken.back().usable() + (b.taken.back().guarded ? 4096 : 0);
   MESSAGE("prepared=" << prepared << " in " << turns << " turns; free=" << free_after
                       << " reserved=" << pool.reserved() << " slabs=" << pool.mappings());
   CHECK(pool.mappings() > slabs_before);
-  CHECK(free_after >= std::min(taken.size(), (std::size_t{64} << 20) / span));
+  CHECK(free_after >= std::min(b.taken.size(), (std::size_t{64} << 20) / span));
   CHECK(prepared >= 64);
   CHECK(prepared <= 4096);
   // Past the cache, the next stacks handed out are those, top page in memory
   // though nothing here wrote to them.
-  const std::size_t cached = cache.stacks.size();
-  for (std::size_t i = 0; i < cached; ++i) taken.push_back(pool.acquire(0, &cache));
-  for (int i = 0; i < 32; ++i) {
-    taken.push_back(pool.acquire(0, &cache));
-    CHECK(resident(taken.back().hi - 1));
-  }
+  const std::size_t cached = b.cache.stacks.size();
+  for (std::size_t i = 0; i < cached; ++i) b.take();
+  for (int i = 0; i < 32; ++i) CHECK(resident(b.take().hi - 1));
   // Taking fewer than half of them calls nobody again.
   CHECK_FALSE(pool.preparing_wanted());
-  CHECK(wakes.load() == 1);
+  CHECK(b.wakes.load() == 1);
   std::set<char*> tops;
-  for (const Stack& s : taken) tops.insert(s.hi);
-  CHECK(tops.size() == taken.size());
-  for (const Stack& s : taken) pool.release(s, &cache);
-  pool.flush(cache);
-  CHECK(cache.taken.load() == 0);
+  for (const Stack& s : b.taken) tops.insert(s.hi);
+  CHECK(tops.size() == b.taken.size());
+  b.give_back();
+  CHECK(b.cache.taken.load() == 0);
 }
 
 TEST_CASE("stack pool: without a preparer, a burst calls for nobody and nothing is prepared") {
-  CpuPlan cpus;
-  cpus.plan(false, 2);
-  StackPool pool;
-  std::atomic<int> wakes{0};
-  pool.configure(64 * 1024, weft::StackGuard::automatic, StackPool::Preparer::none, "test-prep", cpus,
-                 [&] { wakes.fetch_add(1); });
-  StackCache cache;
-  std::vector<Stack> taken;
-  for (int i = 0; i < 2000; ++i) taken.push_back(pool.acquire(0, &cache));
-  CHECK_FALSE(pool.preparing_wanted());
-  CHECK_FALSE(pool.prepare_some());
-  CHECK(pool.prepared() == 0);
-  CHECK(wakes.load() == 0);
-  for (const Stack& s : taken) pool.release(s, &cache);
-  pool.flush(cache);
+  Burst b(StackPool::Preparer::none);
+  for (int i = 0; i < 2000; ++i) b.take();
+  CHECK_FALSE(b.pool.preparing_wanted());
+  CHECK_FALSE(b.pool.prepare_some());
+  CHECK(b.pool.prepared() == 0);
+  CHECK(b.wakes.load() == 0);
 }
