@@ -52,10 +52,6 @@ constexpr std::size_t kMaxUsable = std::size_t{1} << 30;  // 1 GiB: beyond, a th
 // fault in progress there (and they for it).
 constexpr std::size_t kSlabBytes = 8 * 1024 * 1024;
 constexpr std::size_t kMaxSlabBytes = 64 * 1024 * 1024;
-// Once this many stacks of a size are carved (a burst, not a program's few
-// hundred fibers), the next slab is mapped when the free ones fall below half
-// of it, not when they run out (see grow_ahead()).
-constexpr std::size_t kGrowAheadFrom = 256;
 // Stacks moved between a worker cache and the shared list at once.
 constexpr std::size_t kBatch = 32;
 constexpr std::size_t kCacheMax = 4 * kBatch;
@@ -290,7 +286,7 @@ void StackPool::grow_ahead(std::size_t usable, FreeList& fl, std::unique_lock<st
   // (a quarter of a millisecond with its guard pages) slept until it was
   // done: 15 ms of a 110 ms burst of 100,000 spawns on two workers, on the
   // spawning one. Mapped while half a slab is left, the others take those.
-  if (fl.growing || fl.carved < kGrowAheadFrom) return;
+  if (fl.growing || fl.carved < kBurst) return;
   // Not with mprotect() guards: each stack carved costs two of the process's
   // mappings, and none is spent ahead of need.
   if (mprotect_guards()) return;

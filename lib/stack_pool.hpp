@@ -120,6 +120,11 @@ class StackPool {
   // slab_count() is how many stacks of `usable` bytes the next slab holds,
   // `carved` of them carved so far.
   std::size_t slab_count(std::size_t usable, std::size_t carved) const noexcept;
+  // Once this many stacks of a size are carved, the pool is in a burst, not
+  // serving a program's few hundred fibers: the next slab is mapped before
+  // the free ones run out (grow_ahead()), and the preparer is called for
+  // (note_demand()).
+  static constexpr std::size_t kBurst = 256;
   bool guard_wanted() const noexcept { return guard_ != StackGuard::never; }
   // mprotect_guards() is true when guards cost two mappings a stack (no
   // MADV_GUARD_INSTALL): then no stack is carved ahead of need.

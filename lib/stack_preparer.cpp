@@ -55,7 +55,6 @@
 namespace weft::detail {
 
 namespace {
-constexpr std::size_t kBurst = 256;  // stacks carved before anyone prepares
 constexpr std::size_t kReadyMin = 64;
 constexpr std::size_t kReadyMaxThread = 1024;
 constexpr std::size_t kReadyMaxWorkers = 4096;

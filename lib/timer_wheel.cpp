@@ -74,7 +74,7 @@ void TimerWheel::file(TimerEntry* e, std::uint64_t deadline) noexcept {
 }
 
 void TimerWheel::remove(TimerEntry* e) noexcept {
-  if (!e->block) return;
+  if (!e->filed()) return;
   TimerBlock*& head = slots_[e->level][e->slot];
   // The slot's last pair fills e's place (it may be e's own).
   const TimerBlock::Pair last = head->pairs[--head->count];

@@ -27,8 +27,7 @@ TimerNode* Timers::alloc() {
     auto chunk = std::make_unique<TimerNode[]>(kChunk);
     for (std::size_t i = 0; i < kChunk; ++i) {
       chunk[i].owner = this;
-      chunk[i].next_free = free_;
-      free_ = &chunk[i];
+      push_free(&chunk[i]);
     }
     chunks_.push_back(std::move(chunk));
   }
@@ -41,8 +40,7 @@ void Timers::release(TimerNode* n) noexcept {
   // New generation, status free: handles to the old use no longer match.
   std::uint64_t s = n->state.load(std::memory_order_relaxed);
   n->state.store(((s >> 2) + 1) << 2 | kFree, std::memory_order_release);
-  n->next_free = free_;
-  free_ = n;
+  push_free(n);
   pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
@@ -54,8 +52,7 @@ TimerHandle Timers::arm(Clock::time_point deadline, boost::fibers::context* ctx,
   try {
     wheel_.insert(n, to_tick(deadline));
   } catch (...) {
-    n->next_free = free_;
-    free_ = n;
+    push_free(n);  // never armed: its generation stands
     throw;
   }
   n->state.store(gen << 2 | kArmed, std::memory_order_release);

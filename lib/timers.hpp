@@ -78,6 +78,10 @@ class Timers {
   std::uint64_t to_tick(Clock::time_point tp) const noexcept;
   TimerNode* alloc();
   void release(TimerNode* n) noexcept;
+  void push_free(TimerNode* n) noexcept {
+    n->next_free = free_;
+    free_ = n;
+  }
   void drain_cancels() noexcept;
 
   const Clock::time_point base_;
