@@ -168,8 +168,8 @@ class StackPool {
   void prepare_loop() noexcept;
   // prepare_batch() moves up to n (at most kPrepBatch) cold stacks of the
   // default size to ready, their top page committed while mu_ (held by lk)
-  // is let go. Returns how many; ready must have room for them.
-  std::size_t prepare_batch(FreeList& fl, std::size_t n, std::unique_lock<std::mutex>& lk) noexcept;
+  // is let go. ready must have room for them.
+  void prepare_batch(FreeList& fl, std::size_t n, std::unique_lock<std::mutex>& lk) noexcept;
   // stop_preparer() joins the preparer thread. Not under mu_.
   void stop_preparer() noexcept;
 

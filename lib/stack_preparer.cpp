@@ -75,7 +75,7 @@ bool StackPool::note_demand(FreeList& fl, std::size_t faulting) noexcept {
   return true;
 }
 
-std::size_t StackPool::prepare_batch(FreeList& fl, std::size_t n, std::unique_lock<std::mutex>& lk) noexcept {
+void StackPool::prepare_batch(FreeList& fl, std::size_t n, std::unique_lock<std::mutex>& lk) noexcept {
   Stack batch[kPrepBatch];
   n = std::min({n, kPrepBatch, fl.cold.size()});
   std::copy(fl.cold.end() - static_cast<std::ptrdiff_t>(n), fl.cold.end(), batch);
@@ -85,7 +85,6 @@ std::size_t StackPool::prepare_batch(FreeList& fl, std::size_t n, std::unique_lo
   prepared_.fetch_add(n, std::memory_order_relaxed);
   lk.lock();
   fl.ready.insert(fl.ready.end(), batch, batch + n);
-  return n;
 }
 
 bool StackPool::prepare_some() noexcept {
